@@ -1,0 +1,41 @@
+# semcom — every target creates .venv and installs the project when needed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.semcom-installed
+PYTEST_ARGS ?=
+
+.PHONY: install run test test-slow test-all bench lint clean
+
+$(STAMP): pyproject.toml scripts/install_torch.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	bash scripts/install_torch.sh $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: get the default data (Fashion-MNIST) and run the default experiment.
+run: $(STAMP)
+	$(BIN)/semcom data fashion-mnist --install
+	$(BIN)/semcom run $(ARGS)
+
+## make test: the fast suite (slow tests are marked and excluded; exit code 5 = no tests = failure).
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -m 'slow or not slow' $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+clean:
+	rm -rf runs .pytest_cache
