@@ -1,1 +1,39 @@
-"""semcom.systems."""
+"""Co-inference systems behind one contract (:class:`SplitSystem`), registered by name.
+
+Importing this package registers every built-in system.
+"""
+
+from semcom.systems import local, quantized_split  # noqa: F401  (registration side effects)
+from semcom.systems.base import (
+    BuildContext,
+    LinkKindError,
+    SplitSystem,
+    SystemOutput,
+    SystemParams,
+    apply_train_mode,
+    set_trainable,
+)
+from semcom.systems.registry import (
+    SystemConfigError,
+    build_system,
+    register_system,
+    system_class,
+    system_names,
+    validate_params,
+)
+
+__all__ = [
+    "BuildContext",
+    "LinkKindError",
+    "SplitSystem",
+    "SystemConfigError",
+    "SystemOutput",
+    "SystemParams",
+    "apply_train_mode",
+    "build_system",
+    "register_system",
+    "set_trainable",
+    "system_class",
+    "system_names",
+    "validate_params",
+]

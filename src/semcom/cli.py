@@ -1,0 +1,141 @@
+"""The ``semcom`` command: run experiments, list systems, fetch data.
+
+``semcom run [CONFIG] [--quick] [--out DIR] [--set key=value]...`` trains and evaluates an experiment;
+with no CONFIG it runs the default experiment on Fashion-MNIST.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+data_app = typer.Typer(no_args_is_help=True, help="Get and check data sets.")
+app.add_typer(data_app, name="data")
+console = Console()
+err_console = Console(stderr=True)
+
+DEFAULT_CONFIG = "quantized_split_fashion.yaml"
+
+
+def default_config_path() -> Path:
+    """The packaged default experiment."""
+    return Path(str(resources.files("semcom") / "configs" / DEFAULT_CONFIG))
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@app.command()
+def run(
+    config: Annotated[Optional[Path], typer.Argument(help="experiment YAML; default: Fashion-MNIST")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="small subsets, short training (smoke run)")] = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="output directory (default runs/<experiment>)")] = None,
+    set_: Annotated[list[str], typer.Option("--set", help="override a config field: a.b=value")] = [],  # noqa: B006
+    data_root: Annotated[Optional[Path], typer.Option("--data-root", help="where data sets live (or SEMCOM_DATA)")] = None,
+) -> None:
+    """Train and evaluate an experiment; write config.yaml, metrics.json, report.md and plots."""
+    from semcom.config import ConfigError, load_yaml, resolve
+    from semcom.data import DataUnavailableError
+    from semcom.experiment import apply_quick, run_experiment
+    from semcom.report import rich_table, summary_rows
+    from semcom.train import distributed
+
+    overrides = list(set_)
+    if data_root is not None:
+        overrides.append(f"data.root={data_root}")
+    try:
+        raw = load_yaml(config or default_config_path())
+        cfg = resolve(raw, overrides)
+    except ConfigError as exc:
+        _fail(str(exc))
+    if quick:
+        cfg = apply_quick(cfg)
+    out_dir = out or Path("runs") / cfg.experiment
+    distributed.init_if_launched()
+
+    quiet = not distributed.is_main()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[terms]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet or not console.is_terminal and os.environ.get("CI") == "true",
+    ) as progress:
+        tasks: dict[str, int] = {}
+
+        def on_step(label: str, step: int, total: int, terms: dict[str, float]) -> None:
+            if label not in tasks:
+                tasks[label] = progress.add_task(label, total=total, terms="")
+            text = " ".join(f"{k}={v:.3g}" for k, v in terms.items())
+            progress.update(tasks[label], completed=step, terms=text)
+
+        def log(message: str) -> None:
+            if not quiet:
+                progress.console.print(message, highlight=False)
+
+        try:
+            result = run_experiment(cfg, out_dir, on_step=on_step, log=log)
+        except (ConfigError, DataUnavailableError) as exc:
+            _fail(str(exc))
+    if quiet:
+        return
+    console.print(rich_table(summary_rows(result.records), title=f"{cfg.experiment} — {out_dir}"))
+    console.print(
+        f"wrote {out_dir}/config.yaml, metrics.json, report.md and plots "
+        f"in {result.seconds:.1f} s",
+        highlight=False,
+    )
+
+
+@app.command()
+def systems() -> None:
+    """List the registered systems, what crosses their link, and their parameters."""
+    from rich.table import Table
+
+    from semcom.systems import system_class, system_names
+
+    table = Table(title="registered systems")
+    table.add_column("name")
+    table.add_column("link")
+    table.add_column("parameters")
+    for name in system_names():
+        cls = system_class(name)
+        fields = ", ".join(
+            f"{f.alias or n}={f.default!r}" for n, f in cls.Params.model_fields.items()
+        )
+        table.add_row(name, cls.link, fields or "—")
+    console.print(table)
+
+
+@data_app.command("fashion-mnist")
+def data_fashion_mnist(
+    root: Annotated[Optional[Path], typer.Option("--root", help="data root (or SEMCOM_DATA)")] = None,
+    install: Annotated[bool, typer.Option("--install", help="as root, apt-get install dataset-fashion-mnist if missing")] = False,
+) -> None:
+    """Make sure Fashion-MNIST is available (used by `make run`)."""
+    from semcom.data import DataUnavailableError, ensure_fashion_mnist
+
+    try:
+        where = ensure_fashion_mnist(str(root) if root else None, install_system_package=install)
+    except DataUnavailableError as exc:
+        _fail(str(exc))
+    console.print(f"Fashion-MNIST ready under {where}", highlight=False)
+
+
+def main() -> None:  # pragma: no cover - console-script shim
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

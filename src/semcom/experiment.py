@@ -1,0 +1,234 @@
+"""Run an experiment end to end: data → shared backbone → each system's stages → honest evaluation
+→ ``config.yaml``, ``metrics.json``, ``report.md`` and plots in the output directory.
+
+Re-running with the same output directory resumes: finished phases are loaded from their
+checkpoints, an interrupted phase continues from its last progress checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from semcom.config import ConfigError, ExperimentConfig, dump_yaml, expand_system, variant_id
+from semcom.data import build_dataset, take_first
+from semcom.eval.evaluate import link_records, measure_system
+from semcom.report import all_plots, write_metrics, write_report
+from semcom.systems import BuildContext, SplitSystem, build_system
+from semcom.train import Phase, PhaseResult, load_weights, phase_from_config, train_phase
+from semcom.train import distributed
+
+#: Called as ``(phase label, step, total steps, loss terms)`` after every training step.
+StepReporter = Callable[[str, int, int, dict[str, float]], None]
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    records: list[dict[str, Any]]
+    phases: list[dict[str, Any]]
+    seconds: float
+
+
+def apply_quick(cfg: ExperimentConfig) -> ExperimentConfig:
+    """The config ``--quick`` runs: the ``quick`` section's subsets and epoch cap applied."""
+    q = cfg.quick
+    data = cfg.data.model_copy(
+        update={
+            "train_subset": min(cfg.data.train_subset or q.train_subset, q.train_subset),
+            "test_subset": min(cfg.data.test_subset or q.test_subset, q.test_subset),
+        }
+    )
+    backbone_train = cfg.train.backbone.model_copy(update={"epochs": min(cfg.train.backbone.epochs, q.epochs)})
+    stages = [s.model_copy(update={"epochs": min(s.epochs, q.epochs)}) for s in cfg.train.stages]
+    train = cfg.train.model_copy(update={"backbone": backbone_train, "stages": stages})
+    evaluation = cfg.eval.model_copy(update={"timing_samples": min(cfg.eval.timing_samples, q.timing_samples)})
+    return cfg.model_copy(update={"data": data, "train": train, "eval": evaluation})
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def _check_stage_roles(cfg: ExperimentConfig, systems: list[SplitSystem]) -> None:
+    roles = set().union(*(s.roles() for s in systems)) if systems else set()
+    for i, stage in enumerate(cfg.train.stages):
+        if stage.trainable == "all":
+            continue
+        unknown = [r for r in stage.trainable if r not in roles]
+        if unknown:
+            raise ConfigError(
+                f"train.stages.{i}.trainable: role(s) {unknown} exist in no system of this "
+                f"experiment; roles available: {', '.join(sorted(roles))}"
+            )
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    out_dir: str | Path,
+    *,
+    on_step: StepReporter | None = None,
+    log: Callable[[str], None] = print,
+) -> RunResult:
+    """Train and evaluate every system variant of ``cfg``; write the four outputs to ``out_dir``."""
+    t_start = time.perf_counter()
+    out = Path(out_dir)
+    ckpt_root = out / "checkpoints"
+    out.mkdir(parents=True, exist_ok=True)
+    config_yaml = dump_yaml(cfg)
+    (out / "config.yaml").write_text(config_yaml)
+    torch.manual_seed(cfg.seed)
+
+    train_set, test_set, info = build_dataset(cfg.data.name, cfg.data.root)
+    if cfg.data.train_subset:
+        train_set = take_first(train_set, cfg.data.train_subset)
+    if cfg.data.test_subset:
+        test_set = take_first(test_set, cfg.data.test_subset)
+    log(f"data: {info.name}, {len(train_set)} train / {len(test_set)} test, {info.num_classes} classes")
+
+    ctx = BuildContext(
+        num_classes=info.num_classes,
+        in_channels=info.in_channels,
+        image_size=tuple(info.image_size),  # type: ignore[arg-type]
+        backbone=cfg.backbone.name,
+        split_after=cfg.backbone.split_after,
+        dataset=info.name,
+    )
+    variants = [v for entry in cfg.systems for v in expand_system(entry)]
+    torch.manual_seed(cfg.seed)
+    systems = [build_system(v["name"], {k: x for k, x in v.items() if k != "name"}, ctx) for v in variants]
+    _check_stage_roles(cfg, systems)
+
+    phases: list[dict[str, Any]] = []
+
+    def report_phase(label: str, result: PhaseResult) -> None:
+        phases.append({"phase": label, **result.__dict__})
+
+    # 1. The backbone, trained once unsplit and shared by every system.
+    backbone_state = _shared_backbone(cfg, ctx, train_set, ckpt_root, on_step, report_phase, log)
+
+    # 2. Each variant: backbone weights, then its stages.
+    records: list[dict[str, Any]] = []
+    for variant, system in zip(variants, systems):
+        vid = variant_id(variant)
+        system.load_backbone_state(backbone_state)
+        for stage_cfg in cfg.train.stages:
+            if stage_cfg.trainable != "all":
+                roles = [r for r in stage_cfg.trainable if r in system.roles()]
+                if not roles:
+                    continue
+                stage_cfg = stage_cfg.model_copy(update={"trainable": roles})
+            if set(system.roles()) <= {"head", "tail"}:
+                continue  # nothing but the shared backbone: its training is done
+            phase = phase_from_config(stage_cfg)
+            result = train_phase(
+                system,
+                phase,
+                train_set,
+                batch_size=cfg.data.batch_size,
+                seed=cfg.seed,
+                ckpt_dir=ckpt_root / vid,
+                on_step=(lambda s, t, terms, _l=f"{vid}:{phase.name}": on_step(_l, s, t, terms))
+                if on_step
+                else None,
+            )
+            report_phase(f"{vid}:{phase.name}", result)
+        system.prepare_for_coding()
+        log(f"evaluating {vid}")
+        measurement = measure_system(
+            system,
+            test_set,
+            batch_size=cfg.data.eval_batch_size,
+            timing_samples=cfg.eval.timing_samples,
+        )
+        channel = cfg.eval.channel.model_dump()
+        records += link_records(
+            system,
+            measurement,
+            dataset=info.name,
+            channel=channel,
+            snr_db=list(cfg.eval.snr_db),
+            bandwidth_hz=cfg.eval.link.bandwidth_hz,
+            devices=list(cfg.eval.devices),
+            edge=cfg.eval.edge,
+            deadline_s=cfg.eval.deadline_s,
+            seed=cfg.seed,
+            extra={"variant": vid},
+        )
+
+    seconds = time.perf_counter() - t_start
+    if distributed.is_main():
+        write_metrics(
+            out / "metrics.json",
+            experiment=cfg.experiment,
+            seed=cfg.seed,
+            records=records,
+            extra={"phases": phases, "wall_time_s": seconds},
+        )
+        plots = all_plots(records, out)
+        write_report(
+            out / "report.md",
+            experiment=cfg.experiment,
+            config_yaml=config_yaml,
+            records=records,
+            plots=plots,
+        )
+    return RunResult(out, records, phases, seconds)
+
+
+def _shared_backbone(
+    cfg: ExperimentConfig,
+    ctx: BuildContext,
+    train_set: Any,
+    ckpt_root: Path,
+    on_step: StepReporter | None,
+    report_phase: Callable[[str, PhaseResult], None],
+    log: Callable[[str], None],
+) -> dict[str, torch.Tensor]:
+    """Backbone weights (head + tail) from ``backbone.weights`` or from training it unsplit."""
+    torch.manual_seed(cfg.seed)
+    reference = build_system("local", {}, ctx)
+    if cfg.backbone.weights:
+        path = Path(cfg.backbone.weights)
+        if not path.is_file():
+            raise ConfigError(f"backbone.weights: file {path} does not exist")
+        load_weights(reference, path)
+        log(f"backbone: loaded {path}")
+        return reference.backbone_state()
+    key = _digest(
+        {
+            "data": cfg.data.model_dump(include={"name", "train_subset"}),
+            "backbone": cfg.backbone.model_dump(),
+            "train": cfg.train.backbone.model_dump(),
+            "seed": cfg.seed,
+        }
+    )
+    b = cfg.train.backbone
+    phase = Phase(
+        name="backbone",
+        epochs=b.epochs,
+        lr=b.lr,
+        optimizer=b.optimizer,
+        weight_decay=b.weight_decay,
+        trainable="all",
+        losses={"task": 1.0},
+        bypass_link=True,
+    )
+    result = train_phase(
+        reference,
+        phase,
+        train_set,
+        batch_size=cfg.data.batch_size,
+        seed=cfg.seed,
+        ckpt_dir=ckpt_root / f"backbone-{key}",
+        on_step=(lambda s, t, terms: on_step("backbone", s, t, terms)) if on_step else None,
+    )
+    report_phase("backbone", result)
+    return reference.backbone_state()

@@ -1,0 +1,76 @@
+"""The results table: one row per system variant, shown in the terminal (rich) and in report.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+COLUMNS: list[tuple[str, str]] = [
+    ("variant", "system"),
+    ("accuracy", "top-1"),
+    ("payload_bits", "bits/sample"),
+    ("estimated_bits", "est. body bits"),
+    ("compression_ratio", "ratio"),
+    ("device_flops", "device FLOPs"),
+    ("device_params", "device params"),
+    ("latency_total", "latency (s)"),
+    ("accuracy_within_deadline", "acc. in deadline"),
+]
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if abs(value) >= 1e5:
+            return f"{value:.3g}"
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def summary_rows(records: list[dict[str, Any]], snr_db: float | None = None, device: str | None = None) -> list[dict[str, Any]]:
+    """One row per variant, taken at ``snr_db`` (default: the highest) and ``device`` (default: the
+    first device profile in the records)."""
+    if not records:
+        return []
+    snr = snr_db if snr_db is not None else max(r["snr_db"] for r in records)
+    dev = device if device is not None else records[0]["device_profile"]
+    rows = []
+    for r in records:
+        if r["snr_db"] != snr or r["device_profile"] != dev:
+            continue
+        rows.append({**r, "latency_total": r["latency_s"]["total"]})
+    return rows
+
+
+def rows_as_strings(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Headers and formatted cells of :data:`COLUMNS`."""
+    headers = [title for _, title in COLUMNS]
+    cells = [[_fmt(row.get(key)) for key, _ in COLUMNS] for row in rows]
+    return headers, cells
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """The rows as a GitHub-flavoured Markdown table."""
+    headers, cells = rows_as_strings(rows)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(c) + " |" for c in cells]
+    return "\n".join(lines)
+
+
+def rich_table(rows: list[dict[str, Any]], title: str) -> Any:
+    """The rows as a :class:`rich.table.Table` for the terminal."""
+    from rich.table import Table
+
+    headers, cells = rows_as_strings(rows)
+    table = Table(title=title)
+    for i, h in enumerate(headers):
+        table.add_column(h, justify="left" if i == 0 else "right")
+    for c in cells:
+        table.add_row(*c)
+    return table

@@ -1,0 +1,206 @@
+"""The contract every co-inference system implements.
+
+A system is a network split between a device and an edge server, plus what crosses the link:
+
+* ``forward(x, snr_db=None, bypass_link=False) -> SystemOutput`` is the differentiable training
+  graph (additive-noise or straight-through quantisation, differentiable channels, rate estimate).
+  ``bypass_link=True`` runs the backbone unsplit (for backbone pre-training stages).
+* ``device_encode(x) -> list[Payload]`` runs the real device side: head, encoder, quantiser and
+  entropy coder, one :class:`~semcom.coding.Payload` per sample (what a device sends per image).
+* ``edge_decode(payloads) -> output`` parses the bytes and finishes the task on the edge.
+* ``roles()`` names the sub-modules (``head``, ``encoder``, ``entropy``, ``decoder``, ``tail``,
+  ...) that staged training switches on and off.
+
+Analog (JSCC) systems set ``link = "analog"`` and implement ``device_transmit`` /
+``edge_receive`` on complex channel symbols instead of payload bytes; systems that run entirely
+on the device (``local``) set ``link = "none"``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict
+from torch import nn
+
+from semcom.coding import Payload
+
+LinkKind = Literal["digital", "analog", "none"]
+
+
+class LinkKindError(TypeError):
+    """A payload operation was asked of a system whose link carries no payload."""
+
+
+class SystemParams(BaseModel):
+    """Base of every system's parameter model: unknown fields are rejected by name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class SystemOutput:
+    """What the training graph returns.
+
+    Attributes:
+        output: the task output — classification: logits ``[B, num_classes]``; multi-task
+            systems return a dict of named outputs (e.g. ``{"boxes": ..., "masks": ...}``).
+        rate_bits: estimated bits per sample ``[B]`` (−log2 likelihood), or ``None`` when the system
+            has no entropy model (analog links, raw offloading).
+        extras: named tensors for auxiliary losses, e.g. ``feature`` (the split feature) and
+            ``feature_hat`` (its reconstruction at the edge) for a feature-MSE term.
+    """
+
+    output: Any
+    rate_bits: torch.Tensor | None = None
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a system needs to know about the data and backbone to build itself."""
+
+    num_classes: int
+    in_channels: int
+    image_size: tuple[int, int]
+    backbone: str
+    split_after: str
+    dataset: str = ""
+
+
+class SplitSystem(nn.Module, ABC):
+    """Base class of all systems (see the module docstring for the contract)."""
+
+    #: registry name, e.g. ``"aecnn"``; set by :func:`semcom.systems.registry.register_system`.
+    name: ClassVar[str] = ""
+    #: what crosses the link: ``digital`` payload bytes, ``analog`` complex symbols, or ``none``.
+    link: ClassVar[LinkKind] = "digital"
+    #: the pydantic model of this system's parameters.
+    Params: ClassVar[type[SystemParams]] = SystemParams
+    #: the task the edge output serves; decides the task loss and the evaluation metric.
+    task: ClassVar[str] = "classification"
+
+    def __init__(self, params: SystemParams, ctx: BuildContext) -> None:
+        super().__init__()
+        self.params = params
+        self.ctx = ctx
+
+    # --- structure -----------------------------------------------------------------------------
+    @abstractmethod
+    def roles(self) -> dict[str, nn.Module]:
+        """Sub-modules by role name; staged training trains the roles a stage names."""
+
+    @abstractmethod
+    def device_modules(self) -> list[nn.Module]:
+        """Modules that run on the device (for FLOPs, parameter counts and export)."""
+
+    @abstractmethod
+    def edge_modules(self) -> list[nn.Module]:
+        """Modules that run on the edge server."""
+
+    def backbone_state(self) -> dict[str, torch.Tensor]:
+        """State dict of the backbone part (``head`` + ``tail``), for sharing between systems."""
+        out: dict[str, torch.Tensor] = {}
+        for role in ("head", "tail"):
+            module = self.roles().get(role)
+            if module is not None:
+                out.update({f"{role}.{k}": v for k, v in module.state_dict().items()})
+        return out
+
+    def load_backbone_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Load what :meth:`backbone_state` returned (from this or another system)."""
+        for role in ("head", "tail"):
+            module = self.roles().get(role)
+            if module is None:
+                continue
+            prefix = f"{role}."
+            sub = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+            module.load_state_dict(sub)
+
+    # --- training graph ------------------------------------------------------------------------
+    @abstractmethod
+    def forward(
+        self, x: torch.Tensor, snr_db: torch.Tensor | None = None, bypass_link: bool = False
+    ) -> SystemOutput:
+        """Differentiable training forward; ``x`` is a batch ``[B, C, H, W]`` in ``[0, 1]``."""
+
+    def task_loss(self, output: Any, targets: Any) -> torch.Tensor:
+        """The ``task`` loss term; classification: cross-entropy of logits ``[B, K]`` against
+        labels ``[B]``. Systems with other tasks (detection, segmentation) override it."""
+        return nn.functional.cross_entropy(output, targets)
+
+    # --- the real thing --------------------------------------------------------------------------
+    def prepare_for_coding(self) -> None:
+        """Build whatever real coding needs (entropy-model CDF tables); call after training."""
+
+    def device_encode(self, x: torch.Tensor) -> list[Payload]:
+        """Device side on a batch ``[B, ...]``: one :class:`Payload` per sample."""
+        raise LinkKindError(f"{self.name} has a {self.link} link; it sends no payload")
+
+    def edge_decode(self, payloads: Sequence[Payload]) -> torch.Tensor:
+        """Edge side: parse payloads and finish the task; returns the batched task output."""
+        raise LinkKindError(f"{self.name} has a {self.link} link; it decodes no payload")
+
+    def estimate_payload_bits(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Model estimate of the payload *body* bits per sample ``[B]`` (−log2 likelihood of the
+        symbols actually sent), or ``None`` for systems without an entropy model."""
+        return None
+
+    def infer_local(self, x: torch.Tensor) -> torch.Tensor:
+        """Whole task on one side with no link (the ``local`` reference and analog systems use
+        their own paths); default: the training graph with the link bypassed."""
+        return self.forward(x, bypass_link=True).output
+
+    # --- accounting ----------------------------------------------------------------------------
+    @abstractmethod
+    def split_elements(self) -> int:
+        """Number of float32 elements of one sample at the split (for the compression ratio)."""
+
+    def describe(self) -> dict[str, Any]:
+        """Parameters recorded next to each result (e.g. ``k``, ``bits``, ``lambda``)."""
+        return self.params.model_dump(by_alias=True)
+
+
+def set_trainable(system: SplitSystem, roles: Sequence[str] | Literal["all"]) -> list[nn.Parameter]:
+    """Freeze everything but ``roles``; returns the parameters left trainable.
+
+    Frozen roles are also put in eval mode during training (batch-norm statistics stay fixed);
+    see :func:`apply_train_mode`.
+    """
+    available = system.roles()
+    if roles == "all":
+        wanted = set(available)
+    else:
+        unknown = [r for r in roles if r not in available]
+        if unknown:
+            raise ValueError(
+                f"stage trains unknown role(s) {unknown} for system {system.name!r}; "
+                f"allowed: {', '.join(available)} or 'all'"
+            )
+        wanted = set(roles)
+    for p in system.parameters():
+        p.requires_grad_(False)
+    params: list[nn.Parameter] = []
+    seen: set[int] = set()
+    for role, module in available.items():
+        if role in wanted:
+            for p in module.parameters():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    p.requires_grad_(True)
+                    params.append(p)
+    return params
+
+
+def apply_train_mode(system: SplitSystem, roles: Sequence[str] | Literal["all"]) -> None:
+    """``system.train()`` with the roles that do not train kept in eval mode."""
+    system.train()
+    if roles == "all":
+        return
+    for role, module in system.roles().items():
+        if role not in roles:
+            module.eval()

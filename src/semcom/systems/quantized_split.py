@@ -1,0 +1,133 @@
+"""``quantized-split``: the plainest learned split — the core's first end-to-end user.
+
+Device: backbone head → 1×1 conv to ``channels`` planes → sigmoid → uniform quantiser (``bits``)
+→ factorised entropy model → ANS bytes. Edge: ANS decode → dequantise → 1×1 conv + BN + ReLU back
+to the backbone's width → backbone tail. It is what AECNN refines with channel attention and what
+BottleNet++ replaces with a channel-aware analog code; alone it shows the full digital path
+(real bitstreams, rate estimate, staged training) on any splittable backbone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from semcom.backbones import build_backbone
+from semcom.coding import FactorizedEntropyModel, Payload, PayloadError, UniformQuantizer
+from semcom.systems.base import BuildContext, SplitSystem, SystemOutput, SystemParams
+from semcom.systems.registry import register_system
+
+
+class QuantizedSplitParams(SystemParams):
+    """Parameters of ``quantized-split``."""
+
+    channels: int = Field(8, ge=1, le=1024, description="planes sent per spatial position")
+    bits: int = Field(4, ge=1, le=8, description="quantiser bits per element")
+    rate_weight: float | None = Field(
+        None, ge=0, alias="lambda", description="overrides the stages' rate-loss weight"
+    )
+
+
+@register_system("quantized-split")
+class QuantizedSplit(SplitSystem):
+    """See the module docstring. Input ``[B, C, H, W]`` in ``[0, 1]`` → logits ``[B, K]``."""
+
+    Params = QuantizedSplitParams
+    params: QuantizedSplitParams
+
+    def __init__(self, params: QuantizedSplitParams, ctx: BuildContext) -> None:
+        super().__init__(params, ctx)
+        backbone = build_backbone(ctx.backbone, ctx.in_channels, ctx.num_classes)
+        self.head, self.tail = backbone.split(ctx.split_after)
+        self.feature_shape = backbone.feature_shape(ctx.split_after, (ctx.in_channels, *ctx.image_size))
+        width = self.feature_shape[0]
+        c = params.channels
+        self.encoder = nn.Sequential(nn.Conv2d(width, c, 1), nn.BatchNorm2d(c), nn.Sigmoid())
+        self.quantizer = UniformQuantizer(params.bits, 0.0, 1.0)
+        self.entropy = FactorizedEntropyModel(c, 2**params.bits)
+        self.decoder = nn.Sequential(
+            nn.Conv2d(c, width, 1), nn.BatchNorm2d(width), nn.ReLU(inplace=True)
+        )
+
+    def roles(self) -> dict[str, nn.Module]:
+        return {
+            "head": self.head,
+            "encoder": self.encoder,
+            "entropy": self.entropy,
+            "decoder": self.decoder,
+            "tail": self.tail,
+        }
+
+    def device_modules(self) -> list[nn.Module]:
+        return [self.head, self.encoder]
+
+    def edge_modules(self) -> list[nn.Module]:
+        return [self.decoder, self.tail]
+
+    def split_elements(self) -> int:
+        return math.prod(self.feature_shape)
+
+    def code_shape(self) -> tuple[int, int, int]:
+        """Shape ``(channels, H, W)`` of the quantised symbols of one sample."""
+        return (self.params.channels, *self.feature_shape[1:])  # type: ignore[return-value]
+
+    def forward(
+        self, x: torch.Tensor, snr_db: torch.Tensor | None = None, bypass_link: bool = False
+    ) -> SystemOutput:
+        feature = self.head(x)
+        if bypass_link:
+            return SystemOutput(self.tail(feature))
+        z = self.encoder(feature)
+        u_noisy = self.quantizer(z, mode="noise")
+        u_hard = self.quantizer(z, mode="ste")
+        feature_hat = self.decoder(self.quantizer.dequantize(u_hard))
+        return SystemOutput(
+            output=self.tail(feature_hat),
+            rate_bits=self.entropy.estimate_bits(u_noisy),
+            extras={"feature": feature, "feature_hat": feature_hat},
+        )
+
+    def prepare_for_coding(self) -> None:
+        self.entropy.update()
+
+    @torch.no_grad()
+    def device_encode(self, x: torch.Tensor) -> list[Payload]:
+        symbols = self.quantizer.symbols(self.encoder(self.head(x)))
+        bodies = self.entropy.compress(symbols)
+        shape = self.code_shape()
+        return [
+            Payload(system=self.name, shapes=(shape,), params={"b": self.params.bits}, chunks=(b,))
+            for b in bodies
+        ]
+
+    @torch.no_grad()
+    def estimate_payload_bits(self, x: torch.Tensor) -> torch.Tensor:
+        u = self.quantizer(self.encoder(self.head(x)), mode="round")
+        return self.entropy.estimate_bits(u)
+
+    def check_payload(self, payload: Payload) -> None:
+        """Raise :class:`PayloadError` unless ``payload`` is one this model can decode."""
+        if payload.system != self.name:
+            raise PayloadError(f"payload is for system {payload.system!r}, not {self.name!r}")
+        if tuple(payload.shapes) != (self.code_shape(),):
+            raise PayloadError(
+                f"payload shapes {list(payload.shapes)} do not match this model's "
+                f"{[self.code_shape()]}"
+            )
+        if payload.params.get("b") != self.params.bits:
+            raise PayloadError(
+                f"payload quantiser bits {payload.params.get('b')} != model's {self.params.bits}"
+            )
+        if len(payload.chunks) != 1:
+            raise PayloadError(f"expected 1 chunk, payload has {len(payload.chunks)}")
+
+    @torch.no_grad()
+    def edge_decode(self, payloads: Sequence[Payload]) -> torch.Tensor:
+        for p in payloads:
+            self.check_payload(p)
+        symbols = self.entropy.decompress([p.chunks[0] for p in payloads], self.code_shape())
+        return self.tail(self.decoder(self.quantizer.dequantize(symbols)))

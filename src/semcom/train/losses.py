@@ -1,0 +1,46 @@
+"""The weighted loss of a training stage.
+
+Terms (weights come from the stage config):
+
+* ``task`` — the system's own task loss (:meth:`SplitSystem.task_loss`; cross-entropy for
+  classification).
+* ``rate`` — estimated bits per sample divided by the input's pixel count (bits per pixel, as in
+  learned image compression), so one weight means the same across image sizes.
+* ``feature`` — MSE between the edge's reconstruction of the split feature and the feature itself
+  (the target is detached: the decoder learns to match the head, not the other way round).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from semcom.systems import SystemOutput
+
+
+def stage_loss(
+    out: SystemOutput,
+    targets: Any,
+    weights: dict[str, float],
+    pixels_per_sample: int,
+    task_loss: Callable[[Any, Any], torch.Tensor] = F.cross_entropy,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Weighted sum of the stage's terms and each term's value (for logging)."""
+    terms: dict[str, torch.Tensor] = {}
+    if weights.get("task", 0.0) > 0:
+        terms["task"] = task_loss(out.output, targets)
+    if weights.get("rate", 0.0) > 0:
+        if out.rate_bits is None:
+            raise ValueError("stage asks for a 'rate' loss but the system estimates no rate")
+        terms["rate"] = out.rate_bits.mean() / pixels_per_sample
+    if weights.get("feature", 0.0) > 0:
+        if "feature" not in out.extras or "feature_hat" not in out.extras:
+            raise ValueError("stage asks for a 'feature' loss but the system exposes no feature")
+        terms["feature"] = F.mse_loss(out.extras["feature_hat"], out.extras["feature"].detach())
+    if not terms:
+        raise ValueError("stage has no loss term with a positive weight")
+    total = sum(weights[k] * v for k, v in terms.items())
+    return total, {k: float(v.detach()) for k, v in terms.items()}  # type: ignore[return-value]

@@ -1,0 +1,228 @@
+"""Staged training with per-stage checkpoints and exact resume.
+
+A phase (the shared backbone pre-training, or one of a system's stages) trains the roles it names
+with its loss weights for a (possibly fractional) number of epochs. The batch order of every epoch
+is a permutation drawn from ``(seed, phase name, epoch)``, so a resumed phase sees exactly the
+batches the interrupted one would have seen. A finished phase leaves ``<name>.safetensors`` and is
+skipped next time; an unfinished one leaves ``<name>.progress.pt`` (weights, optimiser, step, RNG)
+every ``save_every`` steps and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from semcom.systems import SplitSystem, apply_train_mode, set_trainable
+from semcom.train import distributed
+from semcom.train.checkpoint import load_progress, load_weights, save_progress, save_weights
+from semcom.train.losses import stage_loss
+from semcom.train.snr_sampling import sample_snr_db
+
+
+@dataclass
+class Phase:
+    """One training phase (see the module docstring)."""
+
+    name: str
+    epochs: float
+    lr: float
+    trainable: Sequence[str] | Literal["all"] = "all"
+    losses: dict[str, float] = field(default_factory=lambda: {"task": 1.0})
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    bypass_link: bool = False
+    snr_db: tuple[float, float] | None = None
+
+
+@dataclass
+class PhaseResult:
+    """What a phase did: steps run, whether it was loaded from a finished checkpoint, and the
+    running means of its loss terms and training accuracy over its last epoch."""
+
+    name: str
+    steps: int
+    skipped: bool
+    resumed_from_step: int = 0
+    terms: dict[str, float] = field(default_factory=dict)
+    train_accuracy: float | None = None
+
+
+ProgressCallback = Callable[[int, int, dict[str, float]], None]
+
+
+def fetch_batch(dataset: Dataset, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images ``[B, C, H, W]`` float in ``[0, 1]`` and labels ``[B]`` for the given indices.
+
+    Uses the in-memory fast path (``dataset.batch(index)``) when the data set offers one.
+    """
+    fast = getattr(dataset, "batch", None)
+    if callable(fast):
+        return fast(index)
+    items = [dataset[int(i)] for i in index]
+    return torch.stack([x for x, _ in items]), torch.as_tensor([int(y) for _, y in items])
+
+
+def _epoch_order(n: int, seed: int, name: str, epoch: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed((seed * 1_000_003 + zlib.crc32(name.encode()) + epoch) % 2**63)
+    order = torch.randperm(n, generator=g)
+    world, rank = distributed.world_size(), distributed.rank()
+    if world > 1:
+        per_rank = n // world
+        order = order[rank * per_rank : (rank + 1) * per_rank]
+    return order
+
+
+def _optimizer(phase: Phase, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+    if phase.optimizer == "adam":
+        return torch.optim.Adam(params, lr=phase.lr, weight_decay=phase.weight_decay)
+    if phase.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=phase.lr, momentum=0.9, nesterov=True, weight_decay=phase.weight_decay
+        )
+    raise ValueError(f"optimizer={phase.optimizer!r}; allowed: adam, sgd")
+
+
+def train_phase(
+    system: SplitSystem,
+    phase: Phase,
+    dataset: Dataset,
+    *,
+    batch_size: int,
+    seed: int,
+    ckpt_dir: str | Path,
+    save_every: int = 200,
+    on_step: ProgressCallback | None = None,
+    stop_after_steps: int | None = None,
+) -> PhaseResult:
+    """Train ``system`` for one phase, resuming or skipping from checkpoints in ``ckpt_dir``.
+
+    Args:
+        batch_size: global batch; under DDP each rank takes ``batch_size // world`` samples.
+        stop_after_steps: stop (leaving a progress checkpoint) after this many steps of this call;
+            simulates an interruption in tests.
+    """
+    ckpt_dir = Path(ckpt_dir)
+    final = ckpt_dir / f"{phase.name}.safetensors"
+    progress_path = ckpt_dir / f"{phase.name}.progress.pt"
+    if final.exists():
+        load_weights(system, final)
+        return PhaseResult(phase.name, steps=0, skipped=True)
+
+    n = len(dataset)  # type: ignore[arg-type]
+    world = distributed.world_size()
+    local_batch = max(1, batch_size // world)
+    steps_per_epoch = max(1, (n // world) // local_batch)
+    total_steps = math.ceil(phase.epochs * steps_per_epoch)
+    params = set_trainable(system, phase.trainable)
+    if total_steps == 0 or not params:
+        if distributed.is_main():
+            save_weights(system, final)
+        return PhaseResult(phase.name, steps=0, skipped=False)
+
+    optimizer = _optimizer(phase, params)
+    torch.manual_seed(seed + zlib.crc32(phase.name.encode()))
+    start = 0
+    if progress_path.exists():
+        state = load_progress(progress_path)
+        system.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        start = int(state["step"])
+
+    model: nn.Module = system
+    if distributed.init_if_launched():
+        model = nn.parallel.DistributedDataParallel(system, find_unused_parameters=True)
+
+    weights = dict(phase.losses)
+    override = getattr(system.params, "rate_weight", None)
+    if override is not None and "rate" in weights:
+        weights["rate"] = float(override)
+    pixels = int(math.prod(dataset[0][0].shape[1:]))  # H*W (or T*H*W) of one sample
+
+    apply_train_mode(system, phase.trainable)
+    sums: dict[str, float] = {}
+    count = correct = seen = 0
+    order: torch.Tensor | None = None
+    order_epoch = -1
+    step = start
+
+    def checkpoint(at: int) -> None:
+        if distributed.is_main():
+            save_progress(
+                progress_path,
+                {
+                    "model": system.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "rng": torch.get_rng_state(),
+                    "step": at,
+                },
+            )
+
+    try:
+        for step in range(start, total_steps):
+            if stop_after_steps is not None and step - start >= stop_after_steps:
+                checkpoint(step)
+                return PhaseResult(phase.name, steps=step - start, skipped=False, resumed_from_step=start)
+            epoch, within = divmod(step, steps_per_epoch)
+            if epoch != order_epoch:
+                order, order_epoch = _epoch_order(n, seed, phase.name, epoch), epoch
+                sums, count, correct, seen = {}, 0, 0, 0
+            assert order is not None
+            index = order[within * local_batch : (within + 1) * local_batch]
+            x, y = fetch_batch(dataset, index)
+            snr = sample_snr_db(len(x), phase.snr_db)
+            out = model(x, snr, phase.bypass_link)
+            loss, terms = stage_loss(out, y, weights, pixels, system.task_loss)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + v
+            count += 1
+            if system.task == "classification":
+                correct += int((out.output.argmax(1) == y).sum())
+                seen += len(y)
+            if on_step is not None:
+                on_step(step + 1, total_steps, terms)
+            if save_every and (step + 1) % save_every == 0 and step + 1 < total_steps:
+                checkpoint(step + 1)
+    except KeyboardInterrupt:
+        checkpoint(step)
+        raise
+
+    if distributed.is_main():
+        save_weights(system, final)
+        progress_path.unlink(missing_ok=True)
+    distributed.barrier()
+    return PhaseResult(
+        phase.name,
+        steps=total_steps - start,
+        skipped=False,
+        resumed_from_step=start,
+        terms={k: v / max(count, 1) for k, v in sums.items()},
+        train_accuracy=correct / seen if seen else None,
+    )
+
+
+def phase_from_config(stage: Any) -> Phase:
+    """A :class:`Phase` from a validated :class:`semcom.config.StageConfig`."""
+    return Phase(
+        name=stage.name,
+        epochs=stage.epochs,
+        lr=stage.lr,
+        trainable=stage.trainable,
+        losses=dict(stage.losses),
+        optimizer=stage.optimizer,
+        weight_decay=stage.weight_decay,
+        bypass_link=stage.bypass_link,
+        snr_db=tuple(stage.snr_db) if stage.snr_db else None,
+    )

@@ -1,0 +1,134 @@
+"""The `semcom` command on generated data: outputs, the metrics contract, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from semcom.cli import app
+
+TINY = {
+    "experiment": "tiny",
+    "seed": 0,
+    "data": {"name": "synthetic", "batch_size": 32, "train_subset": 256, "test_subset": 64},
+    "backbone": {"name": "resnet-small", "split_after": "layer2"},
+    "systems": [{"name": "quantized-split", "channels": 2, "bits": [2, 4]}, {"name": "local"}],
+    "train": {
+        "backbone": {"epochs": 1, "lr": 0.003},
+        "stages": [
+            {"name": "compressor", "trainable": ["encoder", "entropy", "decoder"],
+             "losses": {"task": 1.0, "rate": 0.01}, "epochs": 1, "lr": 0.003},
+        ],
+    },
+    "eval": {"channel": {"name": "rayleigh", "coherence": "block", "csi": "perfect"},
+             "snr_db": [0, 20], "devices": ["raspberry-pi-4", "jetson-nano"], "deadline_s": 0.05,
+             "timing_samples": 2},
+}
+
+REQUIRED = {
+    "system", "dataset", "channel", "snr_db", "accuracy", "payload_bits", "estimated_bits",
+    "compression_ratio", "device_flops", "edge_flops", "device_params", "latency_s", "link",
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> tuple[Path, object]:
+    tmp = tmp_path_factory.mktemp("run")
+    cfg = tmp / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(TINY))
+    result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(tmp / "out")])
+    return tmp / "out", result
+
+
+def test_run_writes_the_four_outputs(tiny_run) -> None:
+    out, result = tiny_run
+    assert result.exit_code == 0, result.output
+    for name in ("config.yaml", "metrics.json", "report.md"):
+        assert (out / name).is_file(), name
+    assert list(out.glob("*.png")), "no plots"
+    assert "quantized-split" in result.output  # the results table
+
+
+def test_metrics_follow_the_contract(tiny_run) -> None:
+    out, _ = tiny_run
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["experiment"] == "tiny" and doc["seed"] == 0
+    assert doc["versions"]["torch"]
+    records = doc["records"]
+    # 2 quantized-split variants + local, x 2 SNRs x 2 devices
+    assert len(records) == 3 * 2 * 2
+    for r in records:
+        assert REQUIRED <= set(r), REQUIRED - set(r)
+        assert set(r["latency_s"]) == {"device", "transmit", "edge", "total"}
+        assert set(r["link"]) == {"bandwidth_hz", "rate_bps"}
+        assert 0.0 <= r["accuracy"] <= 1.0
+    split = [r for r in records if r["system"] == "quantized-split"]
+    for r in split:
+        assert r["payload_bits"] > r["header_bits"] > 0
+        assert r["estimated_bits"] > 0
+        assert r["compression_ratio"] == pytest.approx(32 * 32 * 14 * 14 / r["payload_bits"])
+        lat = r["latency_s"]
+        assert lat["total"] == pytest.approx(lat["device"] + lat["transmit"] + lat["edge"])
+        assert r["bits"] in (2, 4)
+    # higher SNR → faster link → lower transmit time, same bits
+    by = {(r["variant"], r["device_profile"], r["snr_db"]): r for r in split}
+    for (variant, dev, snr), r in by.items():
+        if snr == 0:
+            assert by[(variant, dev, 20.0)]["latency_s"]["transmit"] < r["latency_s"]["transmit"]
+    local = [r for r in records if r["system"] == "local"]
+    assert all(r["payload_bits"] == 0 and r["compression_ratio"] is None for r in local)
+
+
+def test_resolved_config_is_saved_and_reloadable(tiny_run) -> None:
+    out, _ = tiny_run
+    from semcom.config import parse_config
+
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert parse_config(saved).model_dump() == parse_config(TINY).model_dump()
+
+
+def test_rerun_resumes_from_checkpoints(tiny_run) -> None:
+    out, _ = tiny_run
+    cfg = out.parent / "tiny.yaml"
+    result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "metrics.json").read_text())
+    assert all(p["skipped"] for p in doc["phases"]), doc["phases"]
+
+
+def test_bad_config_is_rejected_with_the_field(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump({**TINY, "data": {**TINY["data"], "batch_sise": 3}}))
+    result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "data.batch_sise" in result.output and "batch_size" in result.output
+    result = CliRunner().invoke(app, ["run", str(cfg), "--set", "data=3"])
+    assert result.exit_code == 2
+
+
+def test_systems_lists_registry() -> None:
+    result = CliRunner().invoke(app, ["systems"])
+    assert result.exit_code == 0
+    assert "quantized-split" in result.output and "local" in result.output
+
+
+@pytest.mark.slow
+def test_ddp_under_torchrun(tmp_path: Path) -> None:
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump({**TINY, "systems": [{"name": "quantized-split", "channels": 2, "bits": 2}]}))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "-m", "semcom.cli", "run", str(cfg), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert doc["records"]

@@ -1,0 +1,95 @@
+"""Staged training: roles freeze, checkpoints skip finished stages, an interrupted stage resumes
+to exactly the weights of an uninterrupted one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from semcom.systems import BuildContext, build_system, set_trainable
+from semcom.train import Phase, load_progress, train_phase
+
+
+def _weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+def test_set_trainable_freezes_other_roles(tiny_ctx: BuildContext) -> None:
+    system = build_system("quantized-split", {"channels": 2, "bits": 2}, tiny_ctx)
+    params = set_trainable(system, ["encoder", "decoder"])
+    trainable = {id(p) for p in params}
+    assert all(id(p) in trainable for p in system.encoder.parameters())
+    assert not any(p.requires_grad for p in system.head.parameters())
+    assert not any(p.requires_grad for p in system.tail.parameters())
+    with pytest.raises(ValueError, match="allowed: head"):
+        set_trainable(system, ["encodr"])
+
+
+def test_frozen_roles_do_not_change(tiny_ctx: BuildContext, tiny_data, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    system = build_system("quantized-split", {"channels": 2, "bits": 2}, tiny_ctx)
+    head_before = _weights(system.head)
+    enc_before = _weights(system.encoder)
+    phase = Phase("compressor", epochs=0.25, lr=1e-2, trainable=["encoder", "entropy", "decoder"],
+                  losses={"task": 1.0, "rate": 0.01})
+    train_phase(system, phase, tiny_data[0], batch_size=32, seed=0, ckpt_dir=tmp_path)
+    for k, v in system.head.state_dict().items():
+        assert torch.equal(v, head_before[k]), k  # weights and BN statistics untouched
+    assert any(not torch.equal(v, enc_before[k]) for k, v in system.encoder.state_dict().items())
+
+
+def test_interrupted_stage_resumes_exactly(tiny_ctx: BuildContext, tiny_data, tmp_path: Path) -> None:
+    phase = Phase("joint", epochs=1, lr=1e-2, losses={"task": 1.0, "rate": 0.01})
+
+    torch.manual_seed(0)
+    straight = build_system("quantized-split", {"channels": 2, "bits": 2}, tiny_ctx)
+    train_phase(straight, phase, tiny_data[0], batch_size=64, seed=3, ckpt_dir=tmp_path / "a")
+
+    torch.manual_seed(0)
+    interrupted = build_system("quantized-split", {"channels": 2, "bits": 2}, tiny_ctx)
+    part = train_phase(interrupted, phase, tiny_data[0], batch_size=64, seed=3,
+                       ckpt_dir=tmp_path / "b", stop_after_steps=3)
+    assert part.steps == 3
+    assert load_progress(tmp_path / "b" / "joint.progress.pt")["step"] == 3
+    assert not (tmp_path / "b" / "joint.safetensors").exists()
+
+    torch.manual_seed(123)  # a new process: fresh model, different global RNG
+    resumed = build_system("quantized-split", {"channels": 2, "bits": 2}, tiny_ctx)
+    result = train_phase(resumed, phase, tiny_data[0], batch_size=64, seed=3, ckpt_dir=tmp_path / "b")
+    assert result.resumed_from_step == 3
+    assert (tmp_path / "b" / "joint.safetensors").exists()
+    assert not (tmp_path / "b" / "joint.progress.pt").exists()
+    for k, v in straight.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[k], v, msg=k)
+
+
+def test_finished_stage_is_loaded_not_retrained(tiny_ctx: BuildContext, tiny_data, tmp_path: Path) -> None:
+    phase = Phase("joint", epochs=0.25, lr=1e-2)
+    torch.manual_seed(0)
+    first = build_system("quantized-split", {"channels": 2, "bits": 2}, tiny_ctx)
+    train_phase(first, phase, tiny_data[0], batch_size=64, seed=0, ckpt_dir=tmp_path)
+    torch.manual_seed(1)
+    second = build_system("quantized-split", {"channels": 2, "bits": 2}, tiny_ctx)
+    result = train_phase(second, phase, tiny_data[0], batch_size=64, seed=0, ckpt_dir=tmp_path)
+    assert result.skipped and result.steps == 0
+    for k, v in first.state_dict().items():
+        assert torch.equal(second.state_dict()[k], v), k
+
+
+def test_noise_aware_stage_draws_snr_per_sample(tiny_ctx: BuildContext, tiny_data, tmp_path: Path) -> None:
+    seen: list[torch.Tensor] = []
+    system = build_system("quantized-split", {"channels": 2, "bits": 2}, tiny_ctx)
+    original = system.forward
+
+    def spy(x, snr_db=None, bypass_link=False):
+        seen.append(snr_db)
+        return original(x, snr_db, bypass_link)
+
+    system.forward = spy  # type: ignore[method-assign]
+    phase = Phase("noisy", epochs=0.125, lr=1e-3, snr_db=(-5.0, 15.0))
+    train_phase(system, phase, tiny_data[0], batch_size=32, seed=0, ckpt_dir=tmp_path)
+    assert seen and all(s is not None and s.shape == (32,) for s in seen)
+    allsnr = torch.cat(seen)
+    assert allsnr.min() >= -5 and allsnr.max() <= 15 and allsnr.std() > 1
