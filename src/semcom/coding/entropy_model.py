@@ -101,7 +101,7 @@ def quantize_pmf(pmf: np.ndarray, precision: int) -> np.ndarray:
                 cr[np.argsort(-gain, kind="stable")[:k]] += 1
                 diff -= k
             else:
-                with np.errstate(divide="ignore"):
+                with np.errstate(divide="ignore", invalid="ignore"):
                     loss = np.where(cr > 1, -pr * np.log1p(-1.0 / cr), np.inf)
                 k = min(-diff, int((cr > 1).sum()))
                 cr[np.argsort(loss, kind="stable")[:k]] -= 1
@@ -301,7 +301,8 @@ class FactorizedEntropyModel(nn.Module):
         dtype = symbols.dtype
         if dtype.is_floating_point or dtype.is_complex or dtype == torch.bool:
             raise TypeError(f"symbols must be an integer tensor, got {symbols.dtype}")
-        return symbols.detach().reshape(symbols.shape[0], self.channels, -1).cpu().numpy()
+        n = math.prod(symbols.shape[2:])
+        return symbols.detach().reshape(symbols.shape[0], self.channels, n).cpu().numpy()
 
     @torch.no_grad()
     def compress(self, symbols: torch.Tensor) -> list[bytes]:
