@@ -31,5 +31,9 @@ def tiny_data() -> tuple[TensorDataset, TensorDataset]:
 @pytest.fixture(scope="session")
 def tiny_ctx() -> BuildContext:
     return BuildContext(
-        num_classes=4, in_channels=1, image_size=(16, 16), backbone="resnet-small", split_after="layer2"
+        num_classes=4,
+        in_channels=1,
+        image_size=(16, 16),
+        backbone="resnet-small",
+        split_after="layer2",
     )

@@ -23,18 +23,38 @@ TINY = {
     "train": {
         "backbone": {"epochs": 1, "lr": 0.003},
         "stages": [
-            {"name": "compressor", "trainable": ["encoder", "entropy", "decoder"],
-             "losses": {"task": 1.0, "rate": 0.01}, "epochs": 1, "lr": 0.003},
+            {
+                "name": "compressor",
+                "trainable": ["encoder", "entropy", "decoder"],
+                "losses": {"task": 1.0, "rate": 0.01},
+                "epochs": 1,
+                "lr": 0.003,
+            },
         ],
     },
-    "eval": {"channel": {"name": "rayleigh", "coherence": "block", "csi": "perfect"},
-             "snr_db": [0, 20], "devices": ["raspberry-pi-4", "jetson-nano"], "deadline_s": 0.05,
-             "timing_samples": 2},
+    "eval": {
+        "channel": {"name": "rayleigh", "coherence": "block", "csi": "perfect"},
+        "snr_db": [0, 20],
+        "devices": ["raspberry-pi-4", "jetson-nano"],
+        "deadline_s": 0.05,
+        "timing_samples": 2,
+    },
 }
 
 REQUIRED = {
-    "system", "dataset", "channel", "snr_db", "accuracy", "payload_bits", "estimated_bits",
-    "compression_ratio", "device_flops", "edge_flops", "device_params", "latency_s", "link",
+    "system",
+    "dataset",
+    "channel",
+    "snr_db",
+    "accuracy",
+    "payload_bits",
+    "estimated_bits",
+    "compression_ratio",
+    "device_flops",
+    "edge_flops",
+    "device_params",
+    "latency_s",
+    "link",
 }
 
 
@@ -122,12 +142,29 @@ def test_systems_lists_registry() -> None:
 @pytest.mark.slow
 def test_ddp_under_torchrun(tmp_path: Path) -> None:
     cfg = tmp_path / "tiny.yaml"
-    cfg.write_text(yaml.safe_dump({**TINY, "systems": [{"name": "quantized-split", "channels": 2, "bits": 2}]}))
+    cfg.write_text(
+        yaml.safe_dump({**TINY, "systems": [{"name": "quantized-split", "channels": 2, "bits": 2}]})
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         "-m", "semcom.cli", "run", str(cfg), "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, env=env, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "semcom.cli",
+            "run",
+            str(cfg),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = json.loads((tmp_path / "out" / "metrics.json").read_text())

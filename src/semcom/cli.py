@@ -1,7 +1,7 @@
 """The ``semcom`` command: run experiments, list systems, fetch data.
 
-``semcom run [CONFIG] [--quick] [--out DIR] [--set key=value]...`` trains and evaluates an experiment;
-with no CONFIG it runs the default experiment on Fashion-MNIST.
+``semcom run [CONFIG] [--quick] [--out DIR] [--set key=value]...`` trains and evaluates an
+experiment; with no CONFIG it runs the default experiment on Fashion-MNIST.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -36,11 +36,21 @@ def _fail(message: str, code: int = 2) -> None:
 
 @app.command()
 def run(
-    config: Annotated[Optional[Path], typer.Argument(help="experiment YAML; default: Fashion-MNIST")] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="small subsets, short training (smoke run)")] = False,
-    out: Annotated[Optional[Path], typer.Option("--out", help="output directory (default runs/<experiment>)")] = None,
-    set_: Annotated[list[str], typer.Option("--set", help="override a config field: a.b=value")] = [],  # noqa: B006
-    data_root: Annotated[Optional[Path], typer.Option("--data-root", help="where data sets live (or SEMCOM_DATA)")] = None,
+    config: Annotated[
+        Path | None, typer.Argument(help="experiment YAML; default: Fashion-MNIST")
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="small subsets, short training (smoke run)")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="output directory (default runs/<experiment>)")
+    ] = None,
+    set_: Annotated[
+        list[str], typer.Option("--set", help="override a config field: a.b=value")
+    ] = [],  # noqa: B006
+    data_root: Annotated[
+        Path | None, typer.Option("--data-root", help="where data sets live (or SEMCOM_DATA)")
+    ] = None,
 ) -> None:
     """Train and evaluate an experiment; write config.yaml, metrics.json, report.md and plots."""
     from semcom.config import ConfigError, load_yaml, resolve
@@ -92,8 +102,7 @@ def run(
         return
     console.print(rich_table(summary_rows(result.records), title=f"{cfg.experiment} — {out_dir}"))
     console.print(
-        f"wrote {out_dir}/config.yaml, metrics.json, report.md and plots "
-        f"in {result.seconds:.1f} s",
+        f"wrote {out_dir}/config.yaml, metrics.json, report.md and plots in {result.seconds:.1f} s",
         highlight=False,
     )
 
@@ -120,8 +129,11 @@ def systems() -> None:
 
 @data_app.command("fashion-mnist")
 def data_fashion_mnist(
-    root: Annotated[Optional[Path], typer.Option("--root", help="data root (or SEMCOM_DATA)")] = None,
-    install: Annotated[bool, typer.Option("--install", help="as root, apt-get install dataset-fashion-mnist if missing")] = False,
+    root: Annotated[Path | None, typer.Option("--root", help="data root (or SEMCOM_DATA)")] = None,
+    install: Annotated[
+        bool,
+        typer.Option("--install", help="as root, apt-get install dataset-fashion-mnist if missing"),
+    ] = False,
 ) -> None:
     """Make sure Fashion-MNIST is available (used by `make run`)."""
     from semcom.data import DataUnavailableError, ensure_fashion_mnist

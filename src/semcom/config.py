@@ -60,7 +60,13 @@ class StageConfig(OptimConfig):
     name: str
     trainable: list[str] | Literal["all"] = "all"
     losses: dict[str, float] = Field(default_factory=lambda: {"task": 1.0})
-    bypass_link: bool = Field(False, description="run the backbone unsplit (pre-training)")
+    systems: list[str] | None = Field(
+        None, description="names of the systems this stage applies to (default: every system)"
+    )
+    path: str = Field(
+        "full",
+        description="training graph: 'full', 'bypass' (backbone unsplit) or a system-specific one",
+    )
     snr_db: tuple[float, float] | None = Field(
         None, description="noise-aware training: SNR drawn per sample, uniform in [lo, hi] dB"
     )
@@ -258,12 +264,17 @@ def _index(node: list[Any], part: str, path: str) -> int:
 def expand_system(entry: dict[str, Any]) -> list[dict[str, Any]]:
     """Expand list-valued fields of a system entry into the Cartesian product of variants.
 
-    >>> expand_system({"name": "quantized-split", "channels": [4, 8], "bits": 2})
-    [{'name': 'quantized-split', 'channels': 4, 'bits': 2}, {'name': 'quantized-split', 'channels': 8, 'bits': 2}]
+    >>> for v in expand_system({"name": "quantized-split", "channels": [4, 8], "bits": 2}):
+    ...     print(v)
+    {'name': 'quantized-split', 'channels': 4, 'bits': 2}
+    {'name': 'quantized-split', 'channels': 8, 'bits': 2}
     """
     keys = [k for k in entry if k != "name"]
     pools = [entry[k] if isinstance(entry[k], list) else [entry[k]] for k in keys]
-    return [{"name": entry["name"], **dict(zip(keys, combo))} for combo in itertools.product(*pools)]
+    return [
+        {"name": entry["name"], **dict(zip(keys, combo, strict=True))}
+        for combo in itertools.product(*pools)
+    ]
 
 
 def variant_id(variant: dict[str, Any]) -> str:

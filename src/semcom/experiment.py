@@ -17,13 +17,26 @@ from typing import Any
 
 import torch
 
-from semcom.config import ConfigError, ExperimentConfig, dump_yaml, expand_system, variant_id
+from semcom.config import (
+    ConfigError,
+    ExperimentConfig,
+    StageConfig,
+    dump_yaml,
+    expand_system,
+    variant_id,
+)
 from semcom.data import build_dataset, take_first
 from semcom.eval.evaluate import link_records, measure_system
 from semcom.report import all_plots, write_metrics, write_report
 from semcom.systems import BuildContext, SplitSystem, build_system
-from semcom.train import Phase, PhaseResult, load_weights, phase_from_config, train_phase
-from semcom.train import distributed
+from semcom.train import (
+    Phase,
+    PhaseResult,
+    distributed,
+    load_weights,
+    phase_from_config,
+    train_phase,
+)
 
 #: Called as ``(phase label, step, total steps, loss terms)`` after every training step.
 StepReporter = Callable[[str, int, int, dict[str, float]], None]
@@ -46,10 +59,14 @@ def apply_quick(cfg: ExperimentConfig) -> ExperimentConfig:
             "test_subset": min(cfg.data.test_subset or q.test_subset, q.test_subset),
         }
     )
-    backbone_train = cfg.train.backbone.model_copy(update={"epochs": min(cfg.train.backbone.epochs, q.epochs)})
+    backbone_train = cfg.train.backbone.model_copy(
+        update={"epochs": min(cfg.train.backbone.epochs, q.epochs)}
+    )
     stages = [s.model_copy(update={"epochs": min(s.epochs, q.epochs)}) for s in cfg.train.stages]
     train = cfg.train.model_copy(update={"backbone": backbone_train, "stages": stages})
-    evaluation = cfg.eval.model_copy(update={"timing_samples": min(cfg.eval.timing_samples, q.timing_samples)})
+    evaluation = cfg.eval.model_copy(
+        update={"timing_samples": min(cfg.eval.timing_samples, q.timing_samples)}
+    )
     return cfg.model_copy(update={"data": data, "train": train, "eval": evaluation})
 
 
@@ -57,9 +74,37 @@ def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
-def _check_stage_roles(cfg: ExperimentConfig, systems: list[SplitSystem]) -> None:
+def _stage_for(stage: StageConfig, system: SplitSystem) -> StageConfig | None:
+    """The stage as it applies to ``system`` (roles it lacks dropped), or ``None`` to skip it."""
+    if stage.systems is not None and system.name not in stage.systems:
+        return None
+    if set(system.roles()) <= {"head", "tail"}:
+        return None  # nothing but the shared backbone: its training is done
+    if stage.trainable == "all":
+        return stage
+    roles = [r for r in stage.trainable if r in system.roles()]
+    return stage.model_copy(update={"trainable": roles}) if roles else None
+
+
+def _check_stages(cfg: ExperimentConfig, systems: list[SplitSystem]) -> None:
+    """Every stage names roles and a path that the systems it applies to actually have."""
+    names = {s.name for s in systems}
     roles = set().union(*(s.roles() for s in systems)) if systems else set()
     for i, stage in enumerate(cfg.train.stages):
+        unknown_systems = sorted(set(stage.systems or []) - names)
+        if unknown_systems:
+            raise ConfigError(
+                f"train.stages.{i}.systems: {unknown_systems} are not in this experiment; "
+                f"systems here: {', '.join(sorted(names))}"
+            )
+        for system in systems:
+            applied = _stage_for(stage, system)
+            if applied is not None and applied.path not in system.paths:
+                raise ConfigError(
+                    f"train.stages.{i}.path: {stage.path!r} is not a training path of system "
+                    f"{system.name!r}; allowed: {', '.join(system.paths)} (or restrict the stage "
+                    "with 'systems: [...]')"
+                )
         if stage.trainable == "all":
             continue
         unknown = [r for r in stage.trainable if r not in roles]
@@ -91,7 +136,10 @@ def run_experiment(
         train_set = take_first(train_set, cfg.data.train_subset)
     if cfg.data.test_subset:
         test_set = take_first(test_set, cfg.data.test_subset)
-    log(f"data: {info.name}, {len(train_set)} train / {len(test_set)} test, {info.num_classes} classes")
+    log(
+        f"data: {info.name}, {len(train_set)} train / {len(test_set)} test, "
+        f"{info.num_classes} classes"
+    )
 
     ctx = BuildContext(
         num_classes=info.num_classes,
@@ -103,8 +151,10 @@ def run_experiment(
     )
     variants = [v for entry in cfg.systems for v in expand_system(entry)]
     torch.manual_seed(cfg.seed)
-    systems = [build_system(v["name"], {k: x for k, x in v.items() if k != "name"}, ctx) for v in variants]
-    _check_stage_roles(cfg, systems)
+    systems = [
+        build_system(v["name"], {k: x for k, x in v.items() if k != "name"}, ctx) for v in variants
+    ]
+    _check_stages(cfg, systems)
 
     phases: list[dict[str, Any]] = []
 
@@ -116,17 +166,13 @@ def run_experiment(
 
     # 2. Each variant: backbone weights, then its stages.
     records: list[dict[str, Any]] = []
-    for variant, system in zip(variants, systems):
+    for variant, system in zip(variants, systems, strict=True):
         vid = variant_id(variant)
         system.load_backbone_state(backbone_state)
-        for stage_cfg in cfg.train.stages:
-            if stage_cfg.trainable != "all":
-                roles = [r for r in stage_cfg.trainable if r in system.roles()]
-                if not roles:
-                    continue
-                stage_cfg = stage_cfg.model_copy(update={"trainable": roles})
-            if set(system.roles()) <= {"head", "tail"}:
-                continue  # nothing but the shared backbone: its training is done
+        for stage_entry in cfg.train.stages:
+            stage_cfg = _stage_for(stage_entry, system)
+            if stage_cfg is None:
+                continue
             phase = phase_from_config(stage_cfg)
             result = train_phase(
                 system,
@@ -219,7 +265,7 @@ def _shared_backbone(
         weight_decay=b.weight_decay,
         trainable="all",
         losses={"task": 1.0},
-        bypass_link=True,
+        path="bypass",
     )
     result = train_phase(
         reference,

@@ -33,8 +33,14 @@ def trained(tmp_path_factory, tiny_ctx: BuildContext, tiny_data) -> tuple:
     system = build_system("quantized-split", {"channels": 4, "bits": 3}, ctx)
     before = _accuracy(system, test)
     ckpt = tmp_path_factory.mktemp("ckpt")
-    train_phase(system, Phase("all", epochs=4, lr=3e-3, losses={"task": 1.0, "rate": 0.01}),
-                train, batch_size=32, seed=0, ckpt_dir=ckpt)
+    train_phase(
+        system,
+        Phase("all", epochs=4, lr=3e-3, losses={"task": 1.0, "rate": 0.01}),
+        train,
+        batch_size=32,
+        seed=0,
+        ckpt_dir=ckpt,
+    )
     system.prepare_for_coding()
     system.eval()
     return system, test, before
@@ -76,7 +82,9 @@ def test_wrong_payloads_are_rejected_with_reasons(trained) -> None:
     bad_system = Payload(system="aecnn", shapes=good.shapes, params=good.params, chunks=good.chunks)
     with pytest.raises(PayloadError, match="system"):
         system.edge_decode([bad_system])
-    bad_shape = Payload(system=good.system, shapes=((4, 2, 2),), params=good.params, chunks=good.chunks)
+    bad_shape = Payload(
+        system=good.system, shapes=((4, 2, 2),), params=good.params, chunks=good.chunks
+    )
     with pytest.raises(PayloadError, match="shape"):
         system.edge_decode([bad_shape])
     bad_bits = Payload(system=good.system, shapes=good.shapes, params={"b": 7}, chunks=good.chunks)

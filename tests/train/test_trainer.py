@@ -32,15 +32,22 @@ def test_frozen_roles_do_not_change(tiny_ctx: BuildContext, tiny_data, tmp_path:
     system = build_system("quantized-split", {"channels": 2, "bits": 2}, tiny_ctx)
     head_before = _weights(system.head)
     enc_before = _weights(system.encoder)
-    phase = Phase("compressor", epochs=0.25, lr=1e-2, trainable=["encoder", "entropy", "decoder"],
-                  losses={"task": 1.0, "rate": 0.01})
+    phase = Phase(
+        "compressor",
+        epochs=0.25,
+        lr=1e-2,
+        trainable=["encoder", "entropy", "decoder"],
+        losses={"task": 1.0, "rate": 0.01},
+    )
     train_phase(system, phase, tiny_data[0], batch_size=32, seed=0, ckpt_dir=tmp_path)
     for k, v in system.head.state_dict().items():
         assert torch.equal(v, head_before[k]), k  # weights and BN statistics untouched
     assert any(not torch.equal(v, enc_before[k]) for k, v in system.encoder.state_dict().items())
 
 
-def test_interrupted_stage_resumes_exactly(tiny_ctx: BuildContext, tiny_data, tmp_path: Path) -> None:
+def test_interrupted_stage_resumes_exactly(
+    tiny_ctx: BuildContext, tiny_data, tmp_path: Path
+) -> None:
     phase = Phase("joint", epochs=1, lr=1e-2, losses={"task": 1.0, "rate": 0.01})
 
     torch.manual_seed(0)
@@ -49,15 +56,24 @@ def test_interrupted_stage_resumes_exactly(tiny_ctx: BuildContext, tiny_data, tm
 
     torch.manual_seed(0)
     interrupted = build_system("quantized-split", {"channels": 2, "bits": 2}, tiny_ctx)
-    part = train_phase(interrupted, phase, tiny_data[0], batch_size=64, seed=3,
-                       ckpt_dir=tmp_path / "b", stop_after_steps=3)
+    part = train_phase(
+        interrupted,
+        phase,
+        tiny_data[0],
+        batch_size=64,
+        seed=3,
+        ckpt_dir=tmp_path / "b",
+        stop_after_steps=3,
+    )
     assert part.steps == 3
     assert load_progress(tmp_path / "b" / "joint.progress.pt")["step"] == 3
     assert not (tmp_path / "b" / "joint.safetensors").exists()
 
     torch.manual_seed(123)  # a new process: fresh model, different global RNG
     resumed = build_system("quantized-split", {"channels": 2, "bits": 2}, tiny_ctx)
-    result = train_phase(resumed, phase, tiny_data[0], batch_size=64, seed=3, ckpt_dir=tmp_path / "b")
+    result = train_phase(
+        resumed, phase, tiny_data[0], batch_size=64, seed=3, ckpt_dir=tmp_path / "b"
+    )
     assert result.resumed_from_step == 3
     assert (tmp_path / "b" / "joint.safetensors").exists()
     assert not (tmp_path / "b" / "joint.progress.pt").exists()
@@ -65,7 +81,9 @@ def test_interrupted_stage_resumes_exactly(tiny_ctx: BuildContext, tiny_data, tm
         torch.testing.assert_close(resumed.state_dict()[k], v, msg=k)
 
 
-def test_finished_stage_is_loaded_not_retrained(tiny_ctx: BuildContext, tiny_data, tmp_path: Path) -> None:
+def test_finished_stage_is_loaded_not_retrained(
+    tiny_ctx: BuildContext, tiny_data, tmp_path: Path
+) -> None:
     phase = Phase("joint", epochs=0.25, lr=1e-2)
     torch.manual_seed(0)
     first = build_system("quantized-split", {"channels": 2, "bits": 2}, tiny_ctx)
@@ -78,14 +96,16 @@ def test_finished_stage_is_loaded_not_retrained(tiny_ctx: BuildContext, tiny_dat
         assert torch.equal(second.state_dict()[k], v), k
 
 
-def test_noise_aware_stage_draws_snr_per_sample(tiny_ctx: BuildContext, tiny_data, tmp_path: Path) -> None:
+def test_noise_aware_stage_draws_snr_per_sample(
+    tiny_ctx: BuildContext, tiny_data, tmp_path: Path
+) -> None:
     seen: list[torch.Tensor] = []
     system = build_system("quantized-split", {"channels": 2, "bits": 2}, tiny_ctx)
     original = system.forward
 
-    def spy(x, snr_db=None, bypass_link=False):
+    def spy(x, snr_db=None, path="full"):
         seen.append(snr_db)
-        return original(x, snr_db, bypass_link)
+        return original(x, snr_db, path)
 
     system.forward = spy  # type: ignore[method-assign]
     phase = Phase("noisy", epochs=0.125, lr=1e-3, snr_db=(-5.0, 15.0))

@@ -86,7 +86,7 @@ class SplitBackbone(nn.Module):
 
     @torch.no_grad()
     def feature_shape(self, after: str, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        """Shape ``(C, H, W)`` of the feature after stage ``after`` for one input of ``input_shape``."""
+        """Shape ``(C, H, W)`` of the feature after stage ``after`` (one input)."""
         head, _ = self.split(after)
         was_training = head.training
         head.eval()

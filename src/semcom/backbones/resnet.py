@@ -118,7 +118,9 @@ def cifar_resnet(
     (32, 14, 14)
     """
     if name not in CIFAR_VARIANTS:
-        raise ValueError(f"unknown CIFAR-style ResNet {name!r}; allowed: {', '.join(CIFAR_VARIANTS)}")
+        raise ValueError(
+            f"unknown CIFAR-style ResNet {name!r}; allowed: {', '.join(CIFAR_VARIANTS)}"
+        )
     block, depths, widths = CIFAR_VARIANTS[name]
     mean = mean or (0.5,) * in_channels
     std = std or (0.25,) * in_channels
@@ -136,7 +138,7 @@ def cifar_resnet(
     ]
     aliases: dict[str, str] = {}
     ch = stem_ch
-    for layer_index, (depth, width) in enumerate(zip(depths, widths), start=1):
+    for layer_index, (depth, width) in enumerate(zip(depths, widths, strict=True), start=1):
         for block_index in range(depth):
             stride = 2 if (layer_index > 1 and block_index == 0) else 1
             blk = block(ch, width, stride)
@@ -153,7 +155,7 @@ def torchvision_resnet50(in_channels: int, num_classes: int) -> SplitBackbone:
     ImageNet normalisation is applied inside the ``stem`` stage.
     """
     if in_channels != 3:
-        raise ValueError("resnet50-imagenet takes 3-channel images (data has %d)" % in_channels)
+        raise ValueError(f"resnet50-imagenet takes 3-channel images (data has {in_channels})")
     net = torchvision.models.resnet50(weights=None, num_classes=num_classes)
     stages: list[tuple[str, nn.Module]] = [
         (

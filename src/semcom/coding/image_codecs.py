@@ -121,7 +121,7 @@ def decode_image(
             Image.DecompressionBombWarning, EOFError) as exc:  # fmt: skip
         raise ImageCodecError(f"cannot decode image ({len(data)} bytes): {exc}") from exc
     mode = {None: "L" if pil.mode in ("L", "1", "I;16") else "RGB", 1: "L", 3: "RGB"}[channels]
-    arr = np.asarray(pil.convert(mode), dtype=np.uint8)
+    arr = np.array(pil.convert(mode), dtype=np.uint8)  # a writable copy
     if arr.ndim == 2:
         arr = arr[None]
     else:

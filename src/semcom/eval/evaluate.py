@@ -183,7 +183,11 @@ def link_records(
     """One metrics record per (SNR, device profile); see ``metrics.json`` in the README."""
     m = measurement
     n = len(m.correct)
-    gains = link_gains(channel, n, seed) if system.link != "none" else torch.ones(n, dtype=torch.float64)
+    gains = (
+        link_gains(channel, n, seed)
+        if system.link != "none"
+        else torch.ones(n, dtype=torch.float64)
+    )
     edge_profile = get_profile(edge)
     mean_bits = float(m.payload_bits.mean())
     ratio = compression_ratio(system.split_elements(), mean_bits) if mean_bits > 0 else None
@@ -196,10 +200,19 @@ def link_records(
             rate = shannon_rate_bps(bandwidth_hz, inst_snr_db).double()
         for device in devices:
             dev_profile = get_profile(device)
-            lat = latency(m.device_flops, m.edge_flops, m.payload_bits, dev_profile, edge_profile, rate)
+            lat = latency(
+                m.device_flops, m.edge_flops, m.payload_bits, dev_profile, edge_profile, rate
+            )
             if system.link == "none":
-                lat_total = torch.full((n,), m.device_flops / dev_profile.flops_per_s, dtype=torch.float64)
-                breakdown = {"device": float(lat_total[0]), "transmit": 0.0, "edge": 0.0, "total": float(lat_total[0])}
+                lat_total = torch.full(
+                    (n,), m.device_flops / dev_profile.flops_per_s, dtype=torch.float64
+                )
+                breakdown = {
+                    "device": float(lat_total[0]),
+                    "transmit": 0.0,
+                    "edge": 0.0,
+                    "total": float(lat_total[0]),
+                }
             else:
                 lat_total = torch.as_tensor(lat.total, dtype=torch.float64)
                 breakdown = {

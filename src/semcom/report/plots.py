@@ -30,7 +30,12 @@ def accuracy_vs_compression(records: list[dict[str, Any]], path: Path) -> Path |
         rs = [r for r in rs if r.get("compression_ratio")]
         if rs:
             rs.sort(key=lambda r: r["compression_ratio"])
-            ax.plot([r["compression_ratio"] for r in rs], [r["accuracy"] for r in rs], "o-", label=system)
+            ax.plot(
+                [r["compression_ratio"] for r in rs],
+                [r["accuracy"] for r in rs],
+                "o-",
+                label=system,
+            )
             plotted = True
     for r in pts:
         if r["system"] == "local":
@@ -55,7 +60,9 @@ def latency_vs_snr(records: list[dict[str, Any]], path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(6, 4))
     series: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for r in records:
-        series[f"{r['variant']} @ {r['device_profile']}"].append((r["snr_db"], r["latency_s"]["total"]))
+        series[f"{r['variant']} @ {r['device_profile']}"].append(
+            (r["snr_db"], r["latency_s"]["total"])
+        )
     for label, pts in series.items():
         pts.sort()
         ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
@@ -78,7 +85,9 @@ def deadline_accuracy_vs_snr(records: list[dict[str, Any]], path: Path) -> Path 
     fig, ax = plt.subplots(figsize=(6, 4))
     series: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for r in rs:
-        series[f"{r['variant']} @ {r['device_profile']}"].append((r["snr_db"], r["accuracy_within_deadline"]))
+        series[f"{r['variant']} @ {r['device_profile']}"].append(
+            (r["snr_db"], r["accuracy_within_deadline"])
+        )
     for label, pts in series.items():
         pts.sort()
         ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)

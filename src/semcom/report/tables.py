@@ -33,7 +33,9 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def summary_rows(records: list[dict[str, Any]], snr_db: float | None = None, device: str | None = None) -> list[dict[str, Any]]:
+def summary_rows(
+    records: list[dict[str, Any]], snr_db: float | None = None, device: str | None = None
+) -> list[dict[str, Any]]:
     """One row per variant, taken at ``snr_db`` (default: the highest) and ``device`` (default: the
     first device profile in the records)."""
     if not records:

@@ -2,9 +2,11 @@
 
 A system is a network split between a device and an edge server, plus what crosses the link:
 
-* ``forward(x, snr_db=None, bypass_link=False) -> SystemOutput`` is the differentiable training
-  graph (additive-noise or straight-through quantisation, differentiable channels, rate estimate).
-  ``bypass_link=True`` runs the backbone unsplit (for backbone pre-training stages).
+* ``forward(x, snr_db=None, path="full") -> SystemOutput`` is the differentiable training graph
+  (additive-noise or straight-through quantisation, differentiable channels, rate estimate).
+  ``path`` picks which graph a training stage runs: ``"full"`` (everything, the default),
+  ``"bypass"`` (the backbone unsplit, for pre-training) or a system-specific path listed in the
+  class's ``paths`` (e.g. AECNN's ``"attention"``: channel selection without the coder).
 * ``device_encode(x) -> list[Payload]`` runs the real device side: head, encoder, quantiser and
   entropy coder, one :class:`~semcom.coding.Payload` per sample (what a device sends per image).
 * ``edge_decode(payloads) -> output`` parses the bytes and finishes the task on the edge.
@@ -83,6 +85,8 @@ class SplitSystem(nn.Module, ABC):
     Params: ClassVar[type[SystemParams]] = SystemParams
     #: the task the edge output serves; decides the task loss and the evaluation metric.
     task: ClassVar[str] = "classification"
+    #: training graphs ``forward`` offers (see the module docstring); stages choose one by name.
+    paths: ClassVar[tuple[str, ...]] = ("full", "bypass")
 
     def __init__(self, params: SystemParams, ctx: BuildContext) -> None:
         super().__init__()
@@ -124,9 +128,10 @@ class SplitSystem(nn.Module, ABC):
     # --- training graph ------------------------------------------------------------------------
     @abstractmethod
     def forward(
-        self, x: torch.Tensor, snr_db: torch.Tensor | None = None, bypass_link: bool = False
+        self, x: torch.Tensor, snr_db: torch.Tensor | None = None, path: str = "full"
     ) -> SystemOutput:
-        """Differentiable training forward; ``x`` is a batch ``[B, C, H, W]`` in ``[0, 1]``."""
+        """Differentiable training forward; ``x`` is a batch ``[B, C, H, W]`` in ``[0, 1]``;
+        ``path`` is one of :attr:`paths`."""
 
     def task_loss(self, output: Any, targets: Any) -> torch.Tensor:
         """The ``task`` loss term; classification: cross-entropy of logits ``[B, K]`` against
@@ -153,7 +158,15 @@ class SplitSystem(nn.Module, ABC):
     def infer_local(self, x: torch.Tensor) -> torch.Tensor:
         """Whole task on one side with no link (the ``local`` reference and analog systems use
         their own paths); default: the training graph with the link bypassed."""
-        return self.forward(x, bypass_link=True).output
+        return self.forward(x, path="bypass").output
+
+    def check_path(self, path: str) -> None:
+        """Raise ``ValueError`` naming the allowed paths unless ``path`` is one of them."""
+        if path not in self.paths:
+            raise ValueError(
+                f"system {self.name!r} has no training path {path!r}; "
+                f"allowed: {', '.join(self.paths)}"
+            )
 
     # --- accounting ----------------------------------------------------------------------------
     @abstractmethod

@@ -45,6 +45,6 @@ class LocalInference(SplitSystem):
         return self.ctx.in_channels * math.prod(self.ctx.image_size)
 
     def forward(
-        self, x: torch.Tensor, snr_db: torch.Tensor | None = None, bypass_link: bool = False
+        self, x: torch.Tensor, snr_db: torch.Tensor | None = None, path: str = "full"
     ) -> SystemOutput:
         return SystemOutput(self.tail(self.head(x)))

@@ -43,7 +43,9 @@ class QuantizedSplit(SplitSystem):
         super().__init__(params, ctx)
         backbone = build_backbone(ctx.backbone, ctx.in_channels, ctx.num_classes)
         self.head, self.tail = backbone.split(ctx.split_after)
-        self.feature_shape = backbone.feature_shape(ctx.split_after, (ctx.in_channels, *ctx.image_size))
+        self.feature_shape = backbone.feature_shape(
+            ctx.split_after, (ctx.in_channels, *ctx.image_size)
+        )
         width = self.feature_shape[0]
         c = params.channels
         self.encoder = nn.Sequential(nn.Conv2d(width, c, 1), nn.BatchNorm2d(c), nn.Sigmoid())
@@ -76,10 +78,11 @@ class QuantizedSplit(SplitSystem):
         return (self.params.channels, *self.feature_shape[1:])  # type: ignore[return-value]
 
     def forward(
-        self, x: torch.Tensor, snr_db: torch.Tensor | None = None, bypass_link: bool = False
+        self, x: torch.Tensor, snr_db: torch.Tensor | None = None, path: str = "full"
     ) -> SystemOutput:
         feature = self.head(x)
-        if bypass_link:
+        self.check_path(path)
+        if path == "bypass":
             return SystemOutput(self.tail(feature))
         z = self.encoder(feature)
         u_noisy = self.quantizer(z, mode="noise")

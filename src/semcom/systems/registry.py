@@ -62,7 +62,8 @@ def validate_params(name: str, params: Mapping[str, Any], where: str = "systems"
             loc = ".".join(str(p) for p in err["loc"])
             lines.append(f"{where}.{loc}: {err['msg']}")
         raise SystemConfigError(
-            f"bad parameters for system {name!r}:\n  " + "\n  ".join(lines)
+            f"bad parameters for system {name!r}:\n  "
+            + "\n  ".join(lines)
             + f"\n  (fields of {name!r}: {allowed or 'none'})"
         ) from None
 

@@ -1,8 +1,8 @@
 """Checkpoints that never unpickle code.
 
 * Stage checkpoints: the model's weights as safetensors (``<stage>.safetensors``).
-* Progress checkpoints (``<stage>.progress.pt``): weights, optimiser state, step and RNG state, so an
-  interrupted stage resumes where it stopped. Saved with ``torch.save`` of tensors and plain
+* Progress checkpoints (``<stage>.progress.pt``): weights, optimiser state, step and RNG state, so
+  an interrupted stage resumes where it stopped. Saved with ``torch.save`` of tensors and plain
   Python values only, and loaded with ``weights_only=True``.
 """
 
@@ -21,7 +21,9 @@ def _atomic_replace(tmp: Path, final: Path) -> None:
     os.replace(tmp, final)
 
 
-def save_weights(module: nn.Module, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
+def save_weights(
+    module: nn.Module, path: str | Path, metadata: dict[str, str] | None = None
+) -> Path:
     """Write ``module.state_dict()`` to ``path`` (safetensors), atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

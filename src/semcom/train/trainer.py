@@ -39,7 +39,7 @@ class Phase:
     losses: dict[str, float] = field(default_factory=lambda: {"task": 1.0})
     optimizer: str = "adam"
     weight_decay: float = 0.0
-    bypass_link: bool = False
+    path: str = "full"
     snr_db: tuple[float, float] | None = None
 
 
@@ -72,7 +72,9 @@ def fetch_batch(dataset: Dataset, index: torch.Tensor) -> tuple[torch.Tensor, to
 
 
 def _epoch_order(n: int, seed: int, name: str, epoch: int) -> torch.Tensor:
-    g = torch.Generator().manual_seed((seed * 1_000_003 + zlib.crc32(name.encode()) + epoch) % 2**63)
+    g = torch.Generator().manual_seed(
+        (seed * 1_000_003 + zlib.crc32(name.encode()) + epoch) % 2**63
+    )
     order = torch.randperm(n, generator=g)
     world, rank = distributed.world_size(), distributed.rank()
     if world > 1:
@@ -117,6 +119,7 @@ def train_phase(
         load_weights(system, final)
         return PhaseResult(phase.name, steps=0, skipped=True)
 
+    system.check_path(phase.path)
     n = len(dataset)  # type: ignore[arg-type]
     world = distributed.world_size()
     local_batch = max(1, batch_size // world)
@@ -171,7 +174,9 @@ def train_phase(
         for step in range(start, total_steps):
             if stop_after_steps is not None and step - start >= stop_after_steps:
                 checkpoint(step)
-                return PhaseResult(phase.name, steps=step - start, skipped=False, resumed_from_step=start)
+                return PhaseResult(
+                    phase.name, steps=step - start, skipped=False, resumed_from_step=start
+                )
             epoch, within = divmod(step, steps_per_epoch)
             if epoch != order_epoch:
                 order, order_epoch = _epoch_order(n, seed, phase.name, epoch), epoch
@@ -180,7 +185,7 @@ def train_phase(
             index = order[within * local_batch : (within + 1) * local_batch]
             x, y = fetch_batch(dataset, index)
             snr = sample_snr_db(len(x), phase.snr_db)
-            out = model(x, snr, phase.bypass_link)
+            out = model(x, snr, phase.path)
             loss, terms = stage_loss(out, y, weights, pixels, system.task_loss)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -223,6 +228,6 @@ def phase_from_config(stage: Any) -> Phase:
         losses=dict(stage.losses),
         optimizer=stage.optimizer,
         weight_decay=stage.weight_decay,
-        bypass_link=stage.bypass_link,
+        path=stage.path,
         snr_db=tuple(stage.snr_db) if stage.snr_db else None,
     )

@@ -1,0 +1,148 @@
+"""Input-offloading baselines: the device sends the image, the edge runs the whole network.
+
+* ``offload-raw`` — the uint8 pixels as they are (``C·H·W`` bytes),
+* ``offload-png`` — lossless PNG,
+* ``offload-jpeg`` / ``offload-webp`` — lossy, at ``quality`` 1..100.
+
+The device runs no network (``device_flops = 0``; the codec's own time is in ``measured_s``), the
+edge runs head + tail. The network is the experiment's shared backbone, trained on clean images and
+evaluated on what the codec delivers — as a deployed offloading system would be. The compression
+ratio follows DESIGN.md: the split is the input, so it is ``32·C·H·W / payload bits``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import ClassVar
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from semcom.backbones import build_backbone
+from semcom.coding import Payload, PayloadError, decode_image, encode_image
+from semcom.coding.image_codecs import ImageCodecError, float_to_uint8
+from semcom.systems.base import BuildContext, SplitSystem, SystemOutput, SystemParams
+from semcom.systems.registry import register_system
+
+
+class RawParams(SystemParams):
+    """``offload-raw`` and ``offload-png`` have no parameters."""
+
+
+class LossyParams(SystemParams):
+    """JPEG / WebP quality."""
+
+    quality: int = Field(75, ge=1, le=100, description="codec quality, 1 (smallest) .. 100")
+
+
+class _Offload(SplitSystem):
+    """Shared body: the whole backbone at the edge; subclasses say how pixels become bytes."""
+
+    codec: ClassVar[str] = "raw"
+
+    def __init__(self, params: SystemParams, ctx: BuildContext) -> None:
+        super().__init__(params, ctx)
+        backbone = build_backbone(ctx.backbone, ctx.in_channels, ctx.num_classes)
+        self.head, self.tail = backbone.split(ctx.split_after)
+        self.image_shape = (ctx.in_channels, *ctx.image_size)
+
+    def roles(self) -> dict[str, nn.Module]:
+        return {"head": self.head, "tail": self.tail}
+
+    def device_modules(self) -> list[nn.Module]:
+        return []
+
+    def edge_modules(self) -> list[nn.Module]:
+        return [self.head, self.tail]
+
+    def split_elements(self) -> int:
+        return math.prod(self.image_shape)
+
+    def forward(
+        self, x: torch.Tensor, snr_db: torch.Tensor | None = None, path: str = "full"
+    ) -> SystemOutput:
+        return SystemOutput(self.tail(self.head(x)))
+
+    def _quality(self) -> int | None:
+        return getattr(self.params, "quality", None)
+
+    def _encode_one(self, img: torch.Tensor) -> bytes:
+        if self.codec == "raw":
+            return img.contiguous().numpy().tobytes()
+        return encode_image(img, self.codec, self._quality())
+
+    def _decode_one(self, body: bytes) -> torch.Tensor:
+        c, h, w = self.image_shape
+        if self.codec == "raw":
+            if len(body) != c * h * w:
+                raise PayloadError(f"raw image body has {len(body)} bytes, expected {c * h * w}")
+            return torch.frombuffer(bytearray(body), dtype=torch.uint8).reshape(c, h, w)
+        try:
+            img = decode_image(body, channels=c, max_pixels=h * w)
+        except ImageCodecError as exc:
+            raise PayloadError(f"{self.codec} body: {exc}") from exc
+        if tuple(img.shape) != self.image_shape:
+            raise PayloadError(f"decoded image {tuple(img.shape)} != expected {self.image_shape}")
+        return img
+
+    @torch.no_grad()
+    def device_encode(self, x: torch.Tensor) -> list[Payload]:
+        pixels = float_to_uint8(x).cpu()
+        params = {"q": q} if (q := self._quality()) is not None else {}
+        return [
+            Payload(self.name, (self.image_shape,), dict(params), (self._encode_one(img),))
+            for img in pixels
+        ]
+
+    def check_payload(self, payload: Payload) -> None:
+        """Raise :class:`PayloadError` unless ``payload`` is one this model can decode."""
+        if payload.system != self.name:
+            raise PayloadError(f"payload is for system {payload.system!r}, not {self.name!r}")
+        if tuple(payload.shapes) != (self.image_shape,):
+            raise PayloadError(
+                f"payload shapes {list(payload.shapes)} do not match this model's "
+                f"{[self.image_shape]}"
+            )
+        if len(payload.chunks) != 1:
+            raise PayloadError(f"expected 1 chunk, payload has {len(payload.chunks)}")
+
+    @torch.no_grad()
+    def edge_decode(self, payloads: Sequence[Payload]) -> torch.Tensor:
+        for p in payloads:
+            self.check_payload(p)
+        images = torch.stack([self._decode_one(p.chunks[0]) for p in payloads])
+        return self.tail(self.head(images.float() / 255.0))
+
+
+@register_system("offload-raw")
+class OffloadRaw(_Offload):
+    """Send the uint8 pixels unchanged."""
+
+    Params = RawParams
+    codec = "raw"
+
+
+@register_system("offload-png")
+class OffloadPNG(_Offload):
+    """Send a lossless PNG."""
+
+    Params = RawParams
+    codec = "png"
+
+
+@register_system("offload-jpeg")
+class OffloadJPEG(_Offload):
+    """Send a JPEG at ``quality``."""
+
+    Params = LossyParams
+    codec = "jpeg"
+
+
+@register_system("offload-webp")
+class OffloadWebP(_Offload):
+    """Send a lossy WebP at ``quality``."""
+
+    Params = LossyParams
+    codec = "webp"
