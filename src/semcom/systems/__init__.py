@@ -3,7 +3,7 @@
 Importing this package registers every built-in system.
 """
 
-from semcom.systems import local, offload, quantized_split  # noqa: F401  (registration)
+from semcom.systems import aecnn, local, offload, quantized_split  # noqa: F401  (registration)
 from semcom.systems.base import (
     BuildContext,
     LinkKindError,

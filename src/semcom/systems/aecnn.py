@@ -1,0 +1,273 @@
+"""``aecnn``: attention-based feature compression for CNN inference offloading.
+
+After "Attention-based Feature Compression for CNN Inference Offloading in Edge Computing"
+(arXiv 2211.13745). Device: backbone head → squeeze-and-excitation channel attention → keep the
+``k`` most important channels → optional 1×1 mixing (``mix`` output planes) and strided
+downsampling → BN + sigmoid → uniform quantiser (``bits``) → factorised entropy model → ANS bytes.
+Edge: decode → undo the downsampling and mixing → put the ``k`` channels back at their positions
+(zeros elsewhere) → light decoder (3×3 conv + BN + ReLU) → backbone tail.
+
+Channel selection, ``selection``:
+
+* ``global`` — one learned ranking for all inputs: an exponential moving average of the attention
+  weights over the training data (buffer ``importance``). :meth:`prepare_for_coding` freezes its
+  top-``k`` into ``global_index`` (state dict), so device and edge agree without sending indices.
+* ``per-sample`` — each input keeps its own top-``k`` attention weights; the indices travel in the
+  payload as a ``C``-bit mask (second chunk, ``ceil(C / 8)`` bytes, counted in the payload bits).
+
+Training paths (``paths``): ``bypass`` (backbone unsplit), ``attention`` (attention + hard top-k
+mask → tail, no coder: the attention learns to concentrate what the task needs into ``k``
+channels), ``full`` (everything, with noisy quantisation for the rate and straight-through
+quantisation for the task). The paper's four stages map to ``bypass`` (the shared backbone),
+``attention``, ``full`` with the backbone frozen (task + λ·rate, optional feature MSE) and ``full``
+with everything trainable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+from torch import nn
+
+from semcom.backbones import build_backbone
+from semcom.coding import FactorizedEntropyModel, Payload, PayloadError, UniformQuantizer
+from semcom.nn.channel_attention import ChannelAttention
+from semcom.systems.base import BuildContext, SplitSystem, SystemOutput, SystemParams
+from semcom.systems.registry import SystemConfigError, register_system
+
+
+class AECNNParams(SystemParams):
+    """Parameters of ``aecnn`` (the trade-off curve is swept by ``k``, ``bits`` and ``lambda``)."""
+
+    k: int = Field(8, ge=1, description="channels kept after attention (<= the split's width)")
+    selection: Literal["global", "per-sample"] = "global"
+    bits: int = Field(4, ge=1, le=8, description="quantiser bits per element")
+    mix: int | None = Field(None, ge=1, le=1024, description="1x1 mixing to this many planes")
+    downsample: Literal[1, 2, 4] = Field(1, description="spatial stride before quantisation")
+    reduction: int = Field(16, ge=1, description="SE bottleneck reduction")
+    momentum: float = Field(0.01, gt=0, le=1, description="EMA momentum of the global ranking")
+    rate_weight: float | None = Field(
+        None, ge=0, alias="lambda", description="overrides the stages' rate-loss weight"
+    )
+
+
+def _scatter_channels(sel: torch.Tensor, index: torch.Tensor, channels: int) -> torch.Tensor:
+    """Place ``sel`` ``[B, k, H, W]`` at channel positions ``index`` (``[B, k]``) of a zero
+    ``[B, channels, H, W]`` tensor."""
+    b, k, h, w = sel.shape
+    out = sel.new_zeros(b, channels, h, w)
+    return out.scatter(1, index[:, :, None, None].expand(b, k, h, w), sel)
+
+
+@register_system("aecnn")
+class AECNN(SplitSystem):
+    """See the module docstring. Input ``[B, C, H, W]`` in ``[0, 1]`` → logits ``[B, K]``."""
+
+    Params = AECNNParams
+    params: AECNNParams
+    paths = ("full", "bypass", "attention")
+
+    def __init__(self, params: AECNNParams, ctx: BuildContext) -> None:
+        super().__init__(params, ctx)
+        backbone = build_backbone(ctx.backbone, ctx.in_channels, ctx.num_classes)
+        self.head, self.tail = backbone.split(ctx.split_after)
+        shape = backbone.feature_shape(ctx.split_after, (ctx.in_channels, *ctx.image_size))
+        self.feature_shape = shape
+        width, height, wide = shape
+        k = params.k
+        if k > width:
+            raise SystemConfigError(
+                f"aecnn.k: {k} channels cannot be kept from a {width}-channel split "
+                f"({ctx.backbone} after {ctx.split_after}); allowed: 1..{width}"
+            )
+        s = params.downsample
+        if height % s or wide % s:
+            raise SystemConfigError(
+                f"aecnn.downsample: {s} does not divide the split's {height}x{wide} positions"
+            )
+        m = params.mix or k
+        self.planes = m
+        self.attention = ChannelAttention(width, params.reduction)
+        self.register_buffer("importance", torch.full((width,), 0.5))
+        self.register_buffer("global_index", torch.arange(k, dtype=torch.int64))
+
+        enc: list[nn.Module] = []
+        if params.mix:
+            enc.append(nn.Conv2d(k, m, 1))
+        if s > 1:
+            enc.append(nn.Conv2d(m, m, 3, stride=s, padding=1))
+        enc += [nn.BatchNorm2d(m), nn.Sigmoid()]
+        self.encoder = nn.Sequential(*enc)
+        self.quantizer = UniformQuantizer(params.bits, 0.0, 1.0)
+        self.entropy = FactorizedEntropyModel(m, 2**params.bits)
+
+        unmix: list[nn.Module] = []
+        if s > 1:
+            unmix += [nn.ConvTranspose2d(m, m, s, stride=s), nn.ReLU(inplace=True)]
+        if params.mix:
+            unmix.append(nn.Conv2d(m, k, 1))
+        self.unmix = nn.Sequential(*unmix)
+        self.decoder = nn.Sequential(
+            nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(inplace=True)
+        )
+
+    # --- structure -----------------------------------------------------------------------------
+    def roles(self) -> dict[str, nn.Module]:
+        return {
+            "head": self.head,
+            "attention": self.attention,
+            "encoder": self.encoder,
+            "entropy": self.entropy,
+            "decoder": nn.ModuleList([self.unmix, self.decoder]),
+            "tail": self.tail,
+        }
+
+    def device_modules(self) -> list[nn.Module]:
+        return [self.head, self.attention, self.encoder]
+
+    def edge_modules(self) -> list[nn.Module]:
+        return [self.unmix, self.decoder, self.tail]
+
+    def split_elements(self) -> int:
+        return math.prod(self.feature_shape)
+
+    def code_shape(self) -> tuple[int, int, int]:
+        """Shape ``(planes, H / s, W / s)`` of the quantised symbols of one sample."""
+        s = self.params.downsample
+        return (self.planes, self.feature_shape[1] // s, self.feature_shape[2] // s)
+
+    def mask_bytes(self) -> int:
+        """Bytes of the per-sample channel mask (0 for global selection)."""
+        return math.ceil(self.feature_shape[0] / 8) if self.params.selection == "per-sample" else 0
+
+    # --- selection -----------------------------------------------------------------------------
+    def _select(self, w: torch.Tensor) -> torch.Tensor:
+        """Indices ``[B, k]`` (ascending) of the kept channels for attention weights ``[B, C]``."""
+        k = self.params.k
+        if self.params.selection == "per-sample":
+            idx = w.detach().topk(k, dim=1).indices
+        elif self.training:
+            idx = self.importance.topk(k).indices.expand(len(w), k)
+        else:
+            idx = self.global_index.expand(len(w), k)
+        return idx.sort(dim=1).values
+
+    def _attend(self, feature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rescaled and selected channels ``[B, k, H, W]`` and their indices ``[B, k]``."""
+        scaled, w = self.attention(feature)
+        if self.training:
+            with torch.no_grad():
+                self.importance.lerp_(w.mean(0), self.params.momentum)
+        idx = self._select(w)
+        h, wd = feature.shape[2:]
+        sel = scaled.gather(1, idx[:, :, None, None].expand(-1, -1, h, wd))
+        return sel, idx
+
+    # --- training graph ------------------------------------------------------------------------
+    def forward(
+        self, x: torch.Tensor, snr_db: torch.Tensor | None = None, path: str = "full"
+    ) -> SystemOutput:
+        self.check_path(path)
+        feature = self.head(x)
+        if path == "bypass":
+            return SystemOutput(self.tail(feature))
+        sel, idx = self._attend(feature)
+        width = self.feature_shape[0]
+        if path == "attention":
+            return SystemOutput(self.tail(_scatter_channels(sel, idx, width)))
+        z = self.encoder(sel)
+        u_noisy = self.quantizer(z, mode="noise")
+        u_hard = self.quantizer(z, mode="ste")
+        feature_hat = self._reconstruct(self.quantizer.dequantize(u_hard), idx)
+        rate = self.entropy.estimate_bits(u_noisy) + 8.0 * self.mask_bytes()
+        return SystemOutput(
+            output=self.tail(feature_hat),
+            rate_bits=rate,
+            extras={"feature": feature, "feature_hat": feature_hat},
+        )
+
+    def _reconstruct(self, z_hat: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        return self.decoder(_scatter_channels(self.unmix(z_hat), idx, self.feature_shape[0]))
+
+    # --- the real thing --------------------------------------------------------------------------
+    @torch.no_grad()
+    def prepare_for_coding(self) -> None:
+        self.global_index.copy_(self.importance.topk(self.params.k).indices.sort().values)
+        self.entropy.update()
+
+    @torch.no_grad()
+    def _symbols(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        sel, idx = self._attend(self.head(x))
+        return self.quantizer.symbols(self.encoder(sel)), idx
+
+    @torch.no_grad()
+    def device_encode(self, x: torch.Tensor) -> list[Payload]:
+        symbols, idx = self._symbols(x)
+        bodies = self.entropy.compress(symbols)
+        params = {"b": self.params.bits, "k": self.params.k}
+        shape = (self.code_shape(),)
+        if self.params.selection == "global":
+            return [Payload(self.name, shape, dict(params), (b,)) for b in bodies]
+        width = self.feature_shape[0]
+        masks = np.zeros((len(idx), width), dtype=bool)
+        np.put_along_axis(masks, idx.cpu().numpy(), True, axis=1)
+        packed = np.packbits(masks, axis=1)
+        return [
+            Payload(self.name, shape, dict(params), (b, packed[i].tobytes()))
+            for i, b in enumerate(bodies)
+        ]
+
+    @torch.no_grad()
+    def estimate_payload_bits(self, x: torch.Tensor) -> torch.Tensor:
+        sel, _ = self._attend(self.head(x))
+        u = self.quantizer(self.encoder(sel), mode="round")
+        return self.entropy.estimate_bits(u) + 8.0 * self.mask_bytes()
+
+    def _payload_index(self, payload: Payload) -> torch.Tensor:
+        """Kept channel indices ``[k]`` of one validated payload."""
+        if self.params.selection == "global":
+            return self.global_index
+        width = self.feature_shape[0]
+        mask = np.unpackbits(np.frombuffer(payload.chunks[1], dtype=np.uint8))[:width]
+        idx = np.flatnonzero(mask)
+        if len(idx) != self.params.k:
+            raise PayloadError(f"channel mask selects {len(idx)} channels, expected {self.params.k}")
+        return torch.from_numpy(idx.astype(np.int64))
+
+    def check_payload(self, payload: Payload) -> None:
+        """Raise :class:`PayloadError` unless ``payload`` is one this model can decode."""
+        if payload.system != self.name:
+            raise PayloadError(f"payload is for system {payload.system!r}, not {self.name!r}")
+        if tuple(payload.shapes) != (self.code_shape(),):
+            raise PayloadError(
+                f"payload shapes {list(payload.shapes)} do not match this model's "
+                f"{[self.code_shape()]}"
+            )
+        for key, want in (("b", self.params.bits), ("k", self.params.k)):
+            if payload.params.get(key) != want:
+                raise PayloadError(f"payload {key}={payload.params.get(key)} != model's {want}")
+        chunks = 2 if self.params.selection == "per-sample" else 1
+        if len(payload.chunks) != chunks:
+            raise PayloadError(f"expected {chunks} chunk(s), payload has {len(payload.chunks)}")
+        if chunks == 2 and len(payload.chunks[1]) != self.mask_bytes():
+            raise PayloadError(
+                f"channel mask has {len(payload.chunks[1])} bytes, expected {self.mask_bytes()}"
+            )
+
+    @torch.no_grad()
+    def edge_decode(self, payloads: Sequence[Payload]) -> torch.Tensor:
+        for p in payloads:
+            self.check_payload(p)
+        idx = torch.stack([self._payload_index(p) for p in payloads])
+        symbols = self.entropy.decompress([p.chunks[0] for p in payloads], self.code_shape())
+        return self.tail(self._reconstruct(self.quantizer.dequantize(symbols), idx))
+
+    def describe(self) -> dict:
+        d = super().describe()
+        d["payload_mask_bits"] = 8 * self.mask_bytes()
+        return d
