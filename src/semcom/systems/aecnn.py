@@ -236,7 +236,9 @@ class AECNN(SplitSystem):
         mask = np.unpackbits(np.frombuffer(payload.chunks[1], dtype=np.uint8))[:width]
         idx = np.flatnonzero(mask)
         if len(idx) != self.params.k:
-            raise PayloadError(f"channel mask selects {len(idx)} channels, expected {self.params.k}")
+            raise PayloadError(
+                f"channel mask selects {len(idx)} channels, expected {self.params.k}"
+            )
         return torch.from_numpy(idx.astype(np.int64))
 
     def check_payload(self, payload: Payload) -> None:
