@@ -1,1 +1,62 @@
-"""semcom.data."""
+"""Data sets as in-memory uint8 tensors: Fashion-MNIST, CIFAR-10 and a generated set.
+
+* :func:`build_dataset` (``fashion-mnist``, ``cifar10``, ``synthetic``) → ``(train, test, info)``;
+* :class:`ImageTensorDataset` (items and ``batch(index)`` as float ``[0, 1]``), :func:`take_first`;
+* :func:`ensure_fashion_mnist`: find or fetch Fashion-MNIST (data root, torchvision's layout,
+  Debian's package, torchvision's download, ``apt-get``), else :class:`DataUnavailableError`;
+* :func:`load_cifar10`: torchvision's pickled batches, an ImageFolder, or a ``.tar.gz`` of one
+  (decoded once, cached as ``.npy``);
+* writers of generated data in those real formats (:mod:`semcom.data.writers`), for tests.
+"""
+
+from semcom.data.cifar10 import CIFAR10_CLASSES, find_cifar10, load_cifar10
+from semcom.data.errors import DataFormatError, DataUnavailableError
+from semcom.data.fashion_mnist import (
+    DEBIAN_FASHION_MNIST_DIR,
+    FASHION_MNIST_CLASSES,
+    ensure_fashion_mnist,
+    load_fashion_mnist,
+)
+from semcom.data.idx import read_idx, write_idx
+from semcom.data.info import DatasetInfo
+from semcom.data.paths import DATA_ENV, default_cache_dir, default_data_root, resolve_data_root
+from semcom.data.registry import DATASET_NAMES, build_dataset
+from semcom.data.synthetic import SYNTHETIC_CLASSES, make_pattern_images, synthetic_datasets
+from semcom.data.tensor_dataset import FirstN, ImageTensorDataset, take_first
+from semcom.data.writers import (
+    write_cifar_imagefolder,
+    write_cifar_torchvision,
+    write_idx_fashion_mnist,
+    write_tarball,
+)
+
+__all__ = [
+    "CIFAR10_CLASSES",
+    "DATASET_NAMES",
+    "DATA_ENV",
+    "DEBIAN_FASHION_MNIST_DIR",
+    "FASHION_MNIST_CLASSES",
+    "SYNTHETIC_CLASSES",
+    "DataFormatError",
+    "DataUnavailableError",
+    "DatasetInfo",
+    "FirstN",
+    "ImageTensorDataset",
+    "build_dataset",
+    "default_cache_dir",
+    "default_data_root",
+    "ensure_fashion_mnist",
+    "find_cifar10",
+    "load_cifar10",
+    "load_fashion_mnist",
+    "make_pattern_images",
+    "read_idx",
+    "resolve_data_root",
+    "synthetic_datasets",
+    "take_first",
+    "write_cifar_imagefolder",
+    "write_cifar_torchvision",
+    "write_idx",
+    "write_idx_fashion_mnist",
+    "write_tarball",
+]

@@ -1,0 +1,114 @@
+"""A cache of decoded data sets as ``.npy`` files, so slow decoding (JPEG, PNG) happens once.
+
+An entry is a directory ``<cache>/decoded/<name>-<key>/`` holding ``train_images.npy``,
+``train_labels.npy``, ``test_images.npy``, ``test_labels.npy`` (written with
+``allow_pickle=False``, read the same way) and ``meta.json`` (class names, source, format
+version). ``key`` is derived from the source's path, size and modification time, so a changed
+source is decoded again. Entries appear atomically (built in a temporary directory, then renamed);
+a cache that cannot be written or read is skipped with a warning, never an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from semcom.data.paths import default_cache_dir
+
+log = logging.getLogger(__name__)
+
+#: Bump when the decoded layout changes: old entries are then ignored.
+CACHE_VERSION = 1
+_ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
+
+
+@dataclass
+class DecodedSplits:
+    """A decoded classification set: uint8 images ``[N, C, H, W]``, int64 labels ``[N]``."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    classes: tuple[str, ...]
+
+    def check(self, source: str) -> None:
+        """Raise ``ValueError`` if the arrays are inconsistent (dtype, rank, counts, labels)."""
+        for split in ("train", "test"):
+            images = getattr(self, f"{split}_images")
+            labels = getattr(self, f"{split}_labels")
+            if images.dtype != np.uint8 or images.ndim != 4:
+                raise ValueError(f"{source}: {split} images are {images.dtype} {images.shape}")
+            if labels.ndim != 1 or len(labels) != len(images):
+                raise ValueError(f"{source}: {len(images)} {split} images, {labels.shape} labels")
+            if labels.size and not 0 <= int(labels.min()) <= int(labels.max()) < len(self.classes):
+                raise ValueError(f"{source}: {split} labels outside 0..{len(self.classes) - 1}")
+        if self.train_images.shape[1:] != self.test_images.shape[1:]:
+            raise ValueError(
+                f"{source}: train images {self.train_images.shape[1:]} but test "
+                f"images {self.test_images.shape[1:]}"
+            )
+
+
+def cache_key(source: str | os.PathLike[str], extra: str = "") -> str:
+    """A short key for ``source``: its resolved path, size and mtime (and ``extra``)."""
+    path = Path(source).resolve()
+    st = path.stat()
+    text = f"{path}|{st.st_size}|{st.st_mtime_ns}|{extra}|v{CACHE_VERSION}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def cache_entry(name: str, key: str, cache_dir: Path | None = None) -> Path:
+    """The directory of one entry: ``<cache_dir or default>/decoded/<name>-<key>``."""
+    return (cache_dir or default_cache_dir()) / "decoded" / f"{name}-{key}"
+
+
+def load_cached(entry: Path) -> DecodedSplits | None:
+    """The cached arrays in ``entry``, or ``None`` if absent, stale or unreadable."""
+    meta_path = entry / "meta.json"
+    if not meta_path.is_file():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        if meta.get("version") != CACHE_VERSION:
+            return None
+        arrays = {k: np.load(entry / f"{k}.npy", allow_pickle=False) for k in _ARRAYS}
+        splits = DecodedSplits(**arrays, classes=tuple(meta["classes"]))
+        splits.check(str(entry))
+        return splits
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring unreadable cache %s: %s", entry, exc)
+        return None
+
+
+def save_cached(entry: Path, splits: DecodedSplits, source: str) -> bool:
+    """Write ``splits`` to ``entry`` atomically; ``False`` (and a warning) if that fails."""
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=entry.parent, prefix=f".{entry.name}."))
+    except OSError as exc:
+        log.warning("cannot write the decoded cache under %s: %s", entry.parent, exc)
+        return False
+    try:
+        for k in _ARRAYS:
+            np.save(tmp / f"{k}.npy", np.ascontiguousarray(getattr(splits, k)), allow_pickle=False)
+        meta = {"version": CACHE_VERSION, "classes": list(splits.classes), "source": source}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        if entry.exists():  # someone else finished first, or a stale entry: replace it
+            shutil.rmtree(entry, ignore_errors=True)
+        os.replace(tmp, entry)
+        return True
+    except OSError as exc:
+        log.warning("cannot write the decoded cache %s: %s", entry, exc)
+        return False
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
