@@ -36,7 +36,8 @@ import os
 import re
 import tarfile
 import tempfile
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -215,24 +216,51 @@ def _read_torchvision_dir(path: Path) -> DecodedSplits:
 # --- encoded images (ImageFolder, archives) --------------------------------------------------
 
 
-def _decode_one(blob: bytes, source: str) -> np.ndarray:
-    """One encoded image as uint8 ``[3, H, W]`` (torchvision's decoder, Pillow as a fallback)."""
-    from torchvision.io import ImageReadMode, decode_image
-
+def _torchvision_decoder() -> Callable[[bytes], np.ndarray] | None:
+    """torchvision's native image decoder (about 2.5× faster than Pillow on CIFAR's small
+    JPEGs), or ``None`` where it is missing. torchvision 0.29 deprecates it in favour of
+    TorchCodec; when it goes, Pillow takes over."""
     try:
-        tensor = decode_image(
-            torch.frombuffer(bytearray(blob), dtype=torch.uint8), mode=ImageReadMode.RGB
-        )
-        return tensor.numpy()
-    except (RuntimeError, ValueError):
-        pass
-    try:
-        from PIL import Image
+        from torchvision.io import ImageReadMode, decode_image
+    except ImportError:  # pragma: no cover - a torchvision without image ops
+        return None
 
-        with Image.open(io.BytesIO(blob)) as im:
-            return np.asarray(im.convert("RGB")).transpose(2, 0, 1).copy()
-    except Exception as exc:  # Pillow raises many kinds for bad bytes
-        raise DataFormatError(f"{source}: cannot decode image: {exc}") from exc
+    def decode(blob: bytes) -> np.ndarray:
+        tensor = torch.frombuffer(bytearray(blob), dtype=torch.uint8)
+        return decode_image(tensor, mode=ImageReadMode.RGB).numpy()
+
+    return decode
+
+
+def _pillow_decode(blob: bytes) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(blob)) as im:
+        return np.asarray(im.convert("RGB")).transpose(2, 0, 1).copy()
+
+
+def decode_images(blobs: Sequence[bytes], names: Sequence[str]) -> list[np.ndarray]:
+    """Encoded images (JPEG, PNG, ...) as uint8 ``[3, H, W]`` arrays (RGB).
+
+    torchvision's decoder when present, Pillow for what it cannot read (or when it is missing);
+    :class:`DataFormatError` naming the file when neither can.
+    """
+    fast = _torchvision_decoder()
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torchvision.io's deprecation note
+        for blob, name in zip(blobs, names, strict=True):
+            if fast is not None:
+                try:
+                    out.append(fast(blob))
+                    continue
+                except (RuntimeError, ValueError):
+                    pass
+            try:
+                out.append(_pillow_decode(blob))
+            except Exception as exc:  # Pillow raises many kinds for bad bytes
+                raise DataFormatError(f"{name}: cannot decode image: {exc}") from exc
+    return out
 
 
 def _from_encoded(items: list[tuple[str, str, str, bytes]], source: str) -> DecodedSplits:
@@ -255,10 +283,10 @@ def _from_encoded(items: list[tuple[str, str, str, bytes]], source: str) -> Deco
             where = np.flatnonzero(labels == c)
             rank[where] = np.arange(len(where))
         order = np.lexsort((labels, rank))
-        decoded = [
-            _decode_one(chosen[i][3], f"{source}:{split}/{chosen[i][1]}/{chosen[i][2]}")
-            for i in order
-        ]
+        decoded = decode_images(
+            [chosen[i][3] for i in order],
+            [f"{source}:{split}/{chosen[i][1]}/{chosen[i][2]}" for i in order],
+        )
         shapes = {d.shape for d in decoded}
         if len(shapes) != 1:
             raise DataFormatError(f"{source}: {split} images differ in size: {sorted(shapes)[:3]}")

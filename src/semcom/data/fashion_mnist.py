@@ -229,7 +229,9 @@ def ensure_fashion_mnist(
             + (" ".join(first[-2:]) if first else "")
         )
     else:
-        return data_root
+        if locate_fashion_mnist(data_root) is not None:
+            return data_root
+        tried.append("torchvision download finished but left no files")
 
     if install_system_package:
         if not _is_root():
