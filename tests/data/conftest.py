@@ -21,6 +21,7 @@ class Isolation:
     debian: Path  #: the (not yet created) stand-in for /usr/share/datasets/fashion-mnist
     fashion_download: Callable[[Path], None]  #: the real download functions, patched out
     cifar_download: Callable[[Path], None]
+    real_debian: Path  #: the real DEBIAN_FASHION_MNIST_DIR
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +30,12 @@ def isolated_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Isolation:
     directory; downloads fail (the real functions are handed back for tests that fake
     torchvision instead)."""
     debian = tmp_path / "debian-fashion-mnist"
-    real = Isolation(debian, fashion_mnist.download_fashion_mnist, cifar10.download_cifar10)
+    real = Isolation(
+        debian,
+        fashion_mnist.download_fashion_mnist,
+        cifar10.download_cifar10,
+        fashion_mnist.DEBIAN_FASHION_MNIST_DIR,
+    )
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv("SEMCOM_DATA", raising=False)
     monkeypatch.setattr(fashion_mnist, "DEBIAN_FASHION_MNIST_DIR", debian)

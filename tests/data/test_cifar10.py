@@ -276,3 +276,12 @@ def test_pillow_decodes_when_torchvision_cannot(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other-cache"))
     slow = load_cifar10(tmp_path / "d")[0]
     assert torch.equal(fast.images, slow.images)  # the same libjpeg decode
+
+
+def test_images_of_another_size_are_rejected(tmp_path: Path) -> None:
+    write_cifar_imagefolder(tmp_path / "d", n_train=20, n_test=10)
+    write_cifar_imagefolder(tmp_path / "big", n_train=1, n_test=1, size=40)
+    odd = next((tmp_path / "big" / "train").rglob("*.png"))
+    (tmp_path / "d" / "train" / "cat" / "zz.png").write_bytes(odd.read_bytes())
+    with pytest.raises(DataFormatError, match="zz.png: image is 40×40, the others 32×32"):
+        load_cifar10(tmp_path / "d")

@@ -296,3 +296,21 @@ def test_wrong_contents_name_the_file(
     with pytest.raises(DataFormatError, match=message) as info:
         load_fashion_mnist(tmp_path)
     assert name in str(info.value)
+
+
+def test_debian_constants(isolated_data: Isolation) -> None:
+    assert isolated_data.real_debian == Path("/usr/share/datasets/fashion-mnist")
+    assert fm.DEBIAN_PACKAGE == "dataset-fashion-mnist"
+
+
+def test_real_debian_package_files_if_installed(
+    tmp_path: Path, isolated_data: Isolation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``dataset-fashion-mnist`` installed: the real files load, 6 000 per class."""
+    if fm.find_files(isolated_data.real_debian) is None:
+        pytest.skip("dataset-fashion-mnist is not installed")
+    monkeypatch.setattr(fm, "DEBIAN_FASHION_MNIST_DIR", isolated_data.real_debian)
+    train, test, _ = load_fashion_mnist(tmp_path / "root")
+    assert train.images.shape == (60000, 1, 28, 28) and test.images.shape == (10000, 1, 28, 28)
+    assert torch.bincount(train.labels).tolist() == [6000] * 10
+    assert (tmp_path / "root" / "FashionMNIST" / "raw" / "train-images-idx3-ubyte").is_file()

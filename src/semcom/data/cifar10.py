@@ -239,28 +239,38 @@ def _pillow_decode(blob: bytes) -> np.ndarray:
         return np.asarray(im.convert("RGB")).transpose(2, 0, 1).copy()
 
 
-def decode_images(blobs: Sequence[bytes], names: Sequence[str]) -> list[np.ndarray]:
-    """Encoded images (JPEG, PNG, ...) as uint8 ``[3, H, W]`` arrays (RGB).
+def decode_images(blobs: Sequence[bytes], names: Sequence[str]) -> np.ndarray:
+    """Encoded images (JPEG, PNG, ...) as one uint8 array ``[N, 3, H, W]`` (RGB).
 
-    torchvision's decoder when present, Pillow for what it cannot read (or when it is missing);
-    :class:`DataFormatError` naming the file when neither can.
+    torchvision's decoder when present, Pillow for what it cannot read (or when it is missing).
+    Raises :class:`DataFormatError` naming the file when an image cannot be decoded or differs in
+    size from the first.
     """
     fast = _torchvision_decoder()
-    out = []
+    out: np.ndarray | None = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # torchvision.io's deprecation note
-        for blob, name in zip(blobs, names, strict=True):
+        for i, (blob, name) in enumerate(zip(blobs, names, strict=True)):
+            image = None
             if fast is not None:
                 try:
-                    out.append(fast(blob))
-                    continue
+                    image = fast(blob)
                 except (RuntimeError, ValueError):
                     pass
-            try:
-                out.append(_pillow_decode(blob))
-            except Exception as exc:  # Pillow raises many kinds for bad bytes
-                raise DataFormatError(f"{name}: cannot decode image: {exc}") from exc
-    return out
+            if image is None:
+                try:
+                    image = _pillow_decode(blob)
+                except Exception as exc:  # Pillow raises many kinds for bad bytes
+                    raise DataFormatError(f"{name}: cannot decode image: {exc}") from exc
+            if out is None:
+                out = np.empty((len(blobs), *image.shape), dtype=np.uint8)
+            elif image.shape != out.shape[1:]:
+                raise DataFormatError(
+                    f"{name}: image is {image.shape[2]}×{image.shape[1]}, the others "
+                    f"{out.shape[3]}×{out.shape[2]}"
+                )
+            out[i] = image
+    return out if out is not None else np.empty((0, 3, 0, 0), dtype=np.uint8)
 
 
 def _from_encoded(items: list[tuple[str, str, str, bytes]], source: str) -> DecodedSplits:
@@ -287,10 +297,7 @@ def _from_encoded(items: list[tuple[str, str, str, bytes]], source: str) -> Deco
             [chosen[i][3] for i in order],
             [f"{source}:{split}/{chosen[i][1]}/{chosen[i][2]}" for i in order],
         )
-        shapes = {d.shape for d in decoded}
-        if len(shapes) != 1:
-            raise DataFormatError(f"{source}: {split} images differ in size: {sorted(shapes)[:3]}")
-        arrays += [np.stack(decoded), labels[order]]
+        arrays += [decoded, labels[order]]
     splits = DecodedSplits(*arrays, classes=classes)
     _check(splits, source)
     return splits
