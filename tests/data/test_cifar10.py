@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import semcom.data.cifar10 as cifar10
+import semcom.data.decode as decode
 from semcom.data import (
     CIFAR10_CLASSES,
     DataFormatError,
@@ -272,7 +273,7 @@ def test_pillow_decodes_when_torchvision_cannot(
 ) -> None:
     write_cifar_imagefolder(tmp_path / "d", n_train=20, n_test=10, ext="jpg")
     fast = load_cifar10(tmp_path / "d")[0]
-    monkeypatch.setattr(cifar10, "_torchvision_decoder", lambda: None)
+    monkeypatch.setattr(decode, "_torchvision_decoder", lambda: None)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other-cache"))
     slow = load_cifar10(tmp_path / "d")[0]
     assert torch.equal(fast.images, slow.images)  # the same libjpeg decode
@@ -285,3 +286,13 @@ def test_images_of_another_size_are_rejected(tmp_path: Path) -> None:
     (tmp_path / "d" / "train" / "cat" / "zz.png").write_bytes(odd.read_bytes())
     with pytest.raises(DataFormatError, match="zz.png: image is 40×40, the others 32×32"):
         load_cifar10(tmp_path / "d")
+
+
+def test_missing_archive_path_is_not_downloaded_into(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[Path] = []
+    monkeypatch.setattr(cifar10, "download_cifar10", calls.append)
+    with pytest.raises(DataUnavailableError, match="no archive"):
+        load_cifar10(tmp_path / "cifar10-jpeg.tar.gz")
+    assert calls == [] and not (tmp_path / "cifar10-jpeg.tar.gz").exists()

@@ -36,8 +36,7 @@ import os
 import re
 import tarfile
 import tempfile
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +49,7 @@ from semcom.data.array_cache import (
     load_cached,
     save_cached,
 )
+from semcom.data.decode import decode_images
 from semcom.data.errors import DataFormatError, DataUnavailableError
 from semcom.data.info import DatasetInfo
 from semcom.data.paths import DATA_ENV, resolve_data_root
@@ -216,63 +216,6 @@ def _read_torchvision_dir(path: Path) -> DecodedSplits:
 # --- encoded images (ImageFolder, archives) --------------------------------------------------
 
 
-def _torchvision_decoder() -> Callable[[bytes], np.ndarray] | None:
-    """torchvision's native image decoder (about 2.5× faster than Pillow on CIFAR's small
-    JPEGs), or ``None`` where it is missing. torchvision 0.29 deprecates it in favour of
-    TorchCodec; when it goes, Pillow takes over."""
-    try:
-        from torchvision.io import ImageReadMode, decode_image
-    except ImportError:  # pragma: no cover - a torchvision without image ops
-        return None
-
-    def decode(blob: bytes) -> np.ndarray:
-        tensor = torch.frombuffer(bytearray(blob), dtype=torch.uint8)
-        return decode_image(tensor, mode=ImageReadMode.RGB).numpy()
-
-    return decode
-
-
-def _pillow_decode(blob: bytes) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(blob)) as im:
-        return np.asarray(im.convert("RGB")).transpose(2, 0, 1).copy()
-
-
-def decode_images(blobs: Sequence[bytes], names: Sequence[str]) -> np.ndarray:
-    """Encoded images (JPEG, PNG, ...) as one uint8 array ``[N, 3, H, W]`` (RGB).
-
-    torchvision's decoder when present, Pillow for what it cannot read (or when it is missing).
-    Raises :class:`DataFormatError` naming the file when an image cannot be decoded or differs in
-    size from the first.
-    """
-    fast = _torchvision_decoder()
-    out: np.ndarray | None = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # torchvision.io's deprecation note
-        for i, (blob, name) in enumerate(zip(blobs, names, strict=True)):
-            image = None
-            if fast is not None:
-                try:
-                    image = fast(blob)
-                except (RuntimeError, ValueError):
-                    pass
-            if image is None:
-                try:
-                    image = _pillow_decode(blob)
-                except Exception as exc:  # Pillow raises many kinds for bad bytes
-                    raise DataFormatError(f"{name}: cannot decode image: {exc}") from exc
-            if out is None:
-                out = np.empty((len(blobs), *image.shape), dtype=np.uint8)
-            elif image.shape != out.shape[1:]:
-                raise DataFormatError(
-                    f"{name}: image is {image.shape[2]}×{image.shape[1]}, the others "
-                    f"{out.shape[3]}×{out.shape[2]}"
-                )
-            out[i] = image
-    return out if out is not None else np.empty((0, 3, 0, 0), dtype=np.uint8)
-
-
 def _from_encoded(items: list[tuple[str, str, str, bytes]], source: str) -> DecodedSplits:
     """Decoded splits from ``(split, class, file name, encoded bytes)`` items."""
     by_split = {s: [it for it in items if it[0] == s] for s in ("train", "test")}
@@ -421,7 +364,9 @@ def load_cifar10(
     data_root = resolve_data_root(root)
     found = find_cifar10(data_root)
     tried: list[str] = []
-    if found is None and download:
+    if found is None and data_root.name.lower().endswith(ARCHIVE_SUFFIXES):
+        tried.append(f"no archive {data_root}")  # a mistyped archive: don't download into it
+    elif found is None and download:
         tried.append(f"nothing found at {data_root}")
         try:
             download_cifar10(data_root)
