@@ -39,8 +39,8 @@ _CHUNK = 64  # slots per block of the chunked AR(1) recursion in :func:`gauss_ma
 def jakes_correlation(doppler_hz: float, slot_s: float) -> float:
     """One-slot correlation ``rho = J0(2 pi f_D T)`` of Clarke's model (dimensionless).
 
-    >>> round(jakes_correlation(10.0, 0.01), 6)  # J0(0.2 pi)
-    0.903713
+    >>> round(jakes_correlation(10.0, 0.01), 5)  # J0(0.2 pi) = 0.903713...
+    0.90371
     >>> jakes_correlation(0.0, 1.0)
     1.0
     """
