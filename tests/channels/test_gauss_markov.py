@@ -101,6 +101,12 @@ def test_forward_maps_symbols_to_slots() -> None:
         1,
     ]
     assert len(torch.unique(hr[0])) == 3
+    # equal slots take the broadcast path: same gains as gains() with the same generator
+    ch = GaussMarkovFadingChannel(50.0, 1e-3, symbols_per_slot=5, csi="none")
+    y, h = ch(z, 300.0, generator=torch.Generator().manual_seed(9), return_h=True)
+    want = ch.gains(2, 3, torch.Generator().manual_seed(9)).repeat_interleave(5, dim=1)
+    assert torch.equal(h, want)
+    torch.testing.assert_close(y, want, atol=1e-6, rtol=0)
     _, h = GaussMarkovFadingChannel(50.0, 1e-3)(z, 30.0, generator=g, return_h=True)
     assert len(torch.unique(h.real[0])) == 1  # one slot per call: block fading
 

@@ -206,13 +206,24 @@ class GaussMarkovFadingChannel(Channel):
         slots = int(index[-1]) + 1 if n else 1
         if self.num_slots is not None:
             slots = self.num_slots
-        h = self.gains(slots, b, generator, device=z.device, dtype=z.dtype)[:, index]
+        h_slots = self.gains(slots, b, generator, device=z.device, dtype=z.dtype)
         n0 = noise_variance(snr_db, z)
         noise = complex_normal(z.shape, generator=generator, device=z.device, dtype=z.dtype)
-        y = h * z + noise * n0.sqrt()
+        per = self.symbols_per_slot or (n // slots if n % slots == 0 else None)
+        if per is not None and n == per * slots:
+            # equal slots: broadcast one gain over each [per]-symbol group (no [B, n] gather)
+            h = h_slots[:, :, None]
+            zs, noise_s = z.reshape(b, slots, per), noise.reshape(b, slots, per)
+            n0s = n0 if n0.dim() == 0 else n0.reshape(*n0.shape, 1)
+        else:
+            h, zs, noise_s, n0s = h_slots[:, index], z, noise, n0
+        y = h * zs + noise_s * n0s.sqrt()
         if self.csi == "perfect":
-            y = equalize(y, h, n0, self.equalizer)
-        return (y, h) if return_h else y
+            y = equalize(y, h, n0s, self.equalizer)
+        y = y.reshape(b, n)
+        if return_h:
+            return y, h.expand(b, slots, per).reshape(b, n) if h.dim() == 3 else h
+        return y
 
     def power_gain(
         self,
