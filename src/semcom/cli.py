@@ -7,6 +7,7 @@ experiment; with no CONFIG it runs the default experiment on Fashion-MNIST.
 from __future__ import annotations
 
 import os
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 data_app = typer.Typer(no_args_is_help=True, help="Get and check data sets.")
 app.add_typer(data_app, name="data")
-console = Console()
+# Piped output (CI logs, `| tee`) gets a wide table instead of rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 DEFAULT_CONFIG = "quantized_split_fashion.yaml"

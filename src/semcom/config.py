@@ -63,6 +63,9 @@ class StageConfig(OptimConfig):
     systems: list[str] | None = Field(
         None, description="names of the systems this stage applies to (default: every system)"
     )
+    bn_batches: int = Field(
+        20, ge=0, description="batches to re-estimate batch-norm statistics after the stage"
+    )
     path: str = Field(
         "full",
         description="training graph: 'full', 'bypass' (backbone unsplit) or a system-specific one",

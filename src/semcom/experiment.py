@@ -80,6 +80,9 @@ def _stage_for(stage: StageConfig, system: SplitSystem) -> StageConfig | None:
         return None
     if set(system.roles()) <= {"head", "tail"}:
         return None  # nothing but the shared backbone: its training is done
+    weight = getattr(system.params, "rate_weight", None)
+    if weight is not None and "rate" in stage.losses:  # the system's own lambda wins
+        stage = stage.model_copy(update={"losses": {**stage.losses, "rate": weight}})
     if stage.trainable == "all":
         return stage
     roles = [r for r in stage.trainable if r in system.roles()]
@@ -169,10 +172,12 @@ def run_experiment(
     for variant, system in zip(variants, systems, strict=True):
         vid = variant_id(variant)
         system.load_backbone_state(backbone_state)
+        rate_weight: float | None = None
         for stage_entry in cfg.train.stages:
             stage_cfg = _stage_for(stage_entry, system)
             if stage_cfg is None:
                 continue
+            rate_weight = stage_cfg.losses.get("rate", rate_weight)
             phase = phase_from_config(stage_cfg)
             result = train_phase(
                 system,
@@ -193,6 +198,9 @@ def run_experiment(
             test_set,
             batch_size=cfg.data.eval_batch_size,
             timing_samples=cfg.eval.timing_samples,
+            channel=cfg.eval.channel.model_dump(),
+            snr_db=list(cfg.eval.snr_db),
+            seed=cfg.seed,
         )
         channel = cfg.eval.channel.model_dump()
         records += link_records(
@@ -206,7 +214,7 @@ def run_experiment(
             edge=cfg.eval.edge,
             deadline_s=cfg.eval.deadline_s,
             seed=cfg.seed,
-            extra={"variant": vid},
+            extra={"variant": vid, "lambda": rate_weight},
         )
 
     seconds = time.perf_counter() - t_start

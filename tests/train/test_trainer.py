@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from semcom.systems import BuildContext, build_system, set_trainable
-from semcom.train import Phase, load_progress, train_phase
+from semcom.train import Phase, fetch_batch, load_progress, train_phase
 
 
 def _weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -108,8 +108,24 @@ def test_noise_aware_stage_draws_snr_per_sample(
         return original(x, snr_db, path)
 
     system.forward = spy  # type: ignore[method-assign]
-    phase = Phase("noisy", epochs=0.125, lr=1e-3, snr_db=(-5.0, 15.0))
+    phase = Phase("noisy", epochs=0.125, lr=1e-3, snr_db=(-5.0, 15.0), bn_batches=0)
     train_phase(system, phase, tiny_data[0], batch_size=32, seed=0, ckpt_dir=tmp_path)
     assert seen and all(s is not None and s.shape == (32,) for s in seen)
     allsnr = torch.cat(seen)
     assert allsnr.min() >= -5 and allsnr.max() <= 15 and allsnr.std() > 1
+
+
+def test_batchnorm_recalibration_matches_the_data_statistics(
+    tiny_ctx: BuildContext, tiny_data, tmp_path: Path
+) -> None:
+    """After a phase, BN running statistics are the plain average over training batches."""
+    torch.manual_seed(0)
+    system = build_system("local", {}, tiny_ctx)
+    phase = Phase("short", epochs=0.125, lr=1e-3, path="bypass", bn_batches=8)
+    train_phase(system, phase, tiny_data[0], batch_size=64, seed=0, ckpt_dir=tmp_path)
+    normalize, conv, stem_bn = system.head.stem[:3]
+    x, _ = fetch_batch(tiny_data[0], torch.arange(len(tiny_data[0])))
+    with torch.no_grad():
+        pre = conv(normalize(x))  # 8 batches of 64 cover the 512 samples exactly once
+    torch.testing.assert_close(stem_bn.running_mean, pre.mean(dim=(0, 2, 3)), atol=1e-4, rtol=1e-4)
+    assert stem_bn.momentum == 0.1  # restored

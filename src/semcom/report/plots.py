@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -27,7 +28,7 @@ def accuracy_vs_compression(records: list[dict[str, Any]], path: Path) -> Path |
     fig, ax = plt.subplots(figsize=(6, 4))
     plotted = False
     for system, rs in _by_system(pts).items():
-        rs = [r for r in rs if r.get("compression_ratio")]
+        rs = [r for r in rs if r.get("compression_ratio") and r.get("payload_bits")]
         if rs:
             rs.sort(key=lambda r: r["compression_ratio"])
             ax.plot(
@@ -102,11 +103,132 @@ def deadline_accuracy_vs_snr(records: list[dict[str, Any]], path: Path) -> Path 
     return path
 
 
+def _one_per_variant(records: list[dict[str, Any]], device: str) -> list[dict[str, Any]]:
+    """One record per variant for ``device`` (compute costs do not depend on the SNR)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for r in records:
+        if r["device_profile"] == device:
+            seen.setdefault(r["variant"], r)
+    return list(seen.values())
+
+
+def latency_at_rate(record: dict[str, Any], rate_bps: np.ndarray) -> np.ndarray:
+    """``T(R) = T_device + bits / R + T_edge`` (s) of a record's system at link rates ``R``."""
+    lat = record["latency_s"]
+    bits = record.get("payload_bits") or 0.0
+    return lat["device"] + lat["edge"] + bits / rate_bps
+
+
+def crossover_rate(a: dict[str, Any], b: dict[str, Any]) -> float | None:
+    """Link rate (bit/s) at which systems ``a`` and ``b`` take equal time, if there is one.
+
+    From ``Da + ba / R = Db + bb / R``: ``R = (ba - bb) / (Db - Da)`` with ``D`` the compute time.
+    """
+    da = a["latency_s"]["device"] + a["latency_s"]["edge"]
+    db = b["latency_s"]["device"] + b["latency_s"]["edge"]
+    ba, bb = a.get("payload_bits") or 0.0, b.get("payload_bits") or 0.0
+    if da == db or (ba - bb) / (db - da) <= 0:
+        return None
+    return (ba - bb) / (db - da)
+
+
+def latency_vs_rate(
+    records: list[dict[str, Any]], path: Path, rates_bps: tuple[float, float] = (1e5, 1e8)
+) -> Path | None:
+    """Latency against link rate (0.1 to 100 Mbit/s) for every digital variant, one panel per
+    device profile; crossovers of each split system with the best input-offloading baseline are
+    marked."""
+    digital = [r for r in records if r.get("payload_bits")]
+    local = [r for r in records if r["system"] == "local"]
+    if not digital:
+        return None
+    devices = list(dict.fromkeys(r["device_profile"] for r in records))
+    rate = np.logspace(np.log10(rates_bps[0]), np.log10(rates_bps[1]), 200)
+    fig, axes = plt.subplots(1, len(devices), figsize=(6 * len(devices), 4.5), squeeze=False)
+    for ax, device in zip(axes[0], devices, strict=True):
+        rows = _one_per_variant(digital, device)
+        offload = [r for r in rows if r["system"].startswith("offload-")]
+        for r in rows:
+            style = "--" if r["system"].startswith("offload-") else "-"
+            ax.plot(rate / 1e6, latency_at_rate(r, rate), style, lw=1.2, label=r["variant"])
+        for r in _one_per_variant(local, device):
+            ax.axhline(r["latency_s"]["total"], color="k", ls=":", lw=1, label="local (device)")
+        for r in rows:
+            if r["system"].startswith("offload-") or not offload:
+                continue
+            for o in offload:
+                x = crossover_rate(r, o)
+                if x is not None and rates_bps[0] <= x <= rates_bps[1]:
+                    y = float(latency_at_rate(r, np.array([x]))[0])
+                    ax.plot([x / 1e6], [y], "kx", ms=6)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("link rate (Mbit/s)")
+        ax.set_ylabel("latency (s)")
+        ax.set_title(f"device: {device} (x = crossover with offloading)", fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=5, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def device_cost(records: list[dict[str, Any]], path: Path) -> Path | None:
+    """Device FLOPs and parameters per variant (bars, log scale)."""
+    if not records:
+        return None
+    rows = _one_per_variant(records, records[0]["device_profile"])
+    labels = [r["variant"] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 0.35 * len(rows) + 1.5))
+    for ax, key, title in (
+        (axes[0], "device_flops", "device FLOPs per image"),
+        (axes[1], "device_params", "device parameters"),
+    ):
+        values = [max(r.get(key) or 0, 1) for r in rows]
+        ax.barh(labels, values)
+        ax.set_xscale("log")
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(axis="y", labelsize=6)
+        ax.grid(True, axis="x", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def accuracy_vs_snr(records: list[dict[str, Any]], path: Path) -> Path | None:
+    """Top-1 against SNR for systems whose accuracy depends on it (analog links)."""
+    rs = [r for r in records if r.get("channel_uses")]
+    if not rs:
+        return None
+    dev = rs[0]["device_profile"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    series: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for r in rs:
+        if r["device_profile"] == dev:
+            series[r["variant"]].append((r["snr_db"], r["accuracy"]))
+    for label, pts in series.items():
+        pts.sort()
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
+    ax.set_xlabel("SNR (dB)")
+    ax.set_ylabel("top-1 accuracy")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def all_plots(records: list[dict[str, Any]], out_dir: Path) -> list[Path]:
     """Write every plot that applies to ``records`` into ``out_dir``; returns the files written."""
     made = [
         accuracy_vs_compression(records, out_dir / "accuracy_vs_compression.png"),
+        latency_vs_rate(records, out_dir / "latency_vs_rate.png"),
         latency_vs_snr(records, out_dir / "latency_vs_snr.png"),
         deadline_accuracy_vs_snr(records, out_dir / "deadline_accuracy_vs_snr.png"),
+        accuracy_vs_snr(records, out_dir / "accuracy_vs_snr.png"),
+        device_cost(records, out_dir / "device_cost.png"),
     ]
     return [p for p in made if p is not None]

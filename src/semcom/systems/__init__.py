@@ -3,7 +3,13 @@
 Importing this package registers every built-in system.
 """
 
-from semcom.systems import aecnn, local, offload, quantized_split  # noqa: F401  (registration)
+from semcom.systems import (  # noqa: F401  (registration side effects)
+    aecnn,
+    bottlenet,
+    local,
+    offload,
+    quantized_split,
+)
 from semcom.systems.base import (
     BuildContext,
     LinkKindError,

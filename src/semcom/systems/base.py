@@ -150,6 +150,32 @@ class SplitSystem(nn.Module, ABC):
         """Edge side: parse payloads and finish the task; returns the batched task output."""
         raise LinkKindError(f"{self.name} has a {self.link} link; it decodes no payload")
 
+    def analog_encode(self, x: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+        """Analog device side: complex channel symbols ``[B, channel_uses()]`` with unit average
+        power per sample, for inputs ``x`` and the SNR ``snr_db`` ``[B]`` (dB) it assumes."""
+        raise LinkKindError(f"{self.name} has a {self.link} link; it sends no analog symbols")
+
+    def analog_decode(self, received: torch.Tensor, snr_db: torch.Tensor) -> Any:
+        """Analog edge side: received symbols ``[B, channel_uses()]`` → batched task output."""
+        raise LinkKindError(f"{self.name} has a {self.link} link; it receives no analog symbols")
+
+    def channel_uses(self) -> int | None:
+        """Complex channel symbols per sample of an analog link (``None`` for other links)."""
+        return None
+
+    @torch.no_grad()
+    def transmit(
+        self,
+        x: torch.Tensor,
+        snr_db: torch.Tensor,
+        channel: nn.Module,
+        generator: torch.Generator | None = None,
+    ) -> Any:
+        """Analog link end to end: :meth:`analog_encode` → ``channel(symbols, snr_db)`` →
+        :meth:`analog_decode`. ``channel`` is a module of :mod:`semcom.channels`."""
+        symbols = self.analog_encode(x, snr_db)
+        return self.analog_decode(channel(symbols, snr_db, generator=generator), snr_db)
+
     def estimate_payload_bits(self, x: torch.Tensor) -> torch.Tensor | None:
         """Model estimate of the payload *body* bits per sample ``[B]`` (−log2 likelihood of the
         symbols actually sent), or ``None`` for systems without an entropy model."""
@@ -172,6 +198,10 @@ class SplitSystem(nn.Module, ABC):
     @abstractmethod
     def split_elements(self) -> int:
         """Number of float32 elements of one sample at the split (for the compression ratio)."""
+
+    def ctx_input_elements(self) -> int:
+        """Elements of one input sample (``C·H·W``), the source size for bandwidth ratios."""
+        return self.ctx.in_channels * self.ctx.image_size[0] * self.ctx.image_size[1]
 
     def describe(self) -> dict[str, Any]:
         """Parameters recorded next to each result (e.g. ``k``, ``bits``, ``lambda``)."""

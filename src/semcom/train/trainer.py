@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from semcom.systems import SplitSystem, apply_train_mode, set_trainable
 from semcom.train import distributed
+from semcom.train.batchnorm import recalibrate_batchnorm
 from semcom.train.checkpoint import load_progress, load_weights, save_progress, save_weights
 from semcom.train.losses import stage_loss
 from semcom.train.snr_sampling import sample_snr_db
@@ -40,6 +41,8 @@ class Phase:
     optimizer: str = "adam"
     weight_decay: float = 0.0
     path: str = "full"
+    #: batches over which batch-norm statistics are re-estimated after the phase (0: off).
+    bn_batches: int = 20
     snr_db: tuple[float, float] | None = None
 
 
@@ -204,6 +207,16 @@ def train_phase(
         checkpoint(step)
         raise
 
+    if phase.bn_batches:
+        recalibrate_batchnorm(
+            system,
+            dataset,
+            roles=phase.trainable,
+            path=phase.path,
+            batch_size=batch_size,
+            batches=phase.bn_batches,
+            seed=seed,
+        )
     if distributed.is_main():
         save_weights(system, final)
         progress_path.unlink(missing_ok=True)
@@ -229,5 +242,6 @@ def phase_from_config(stage: Any) -> Phase:
         optimizer=stage.optimizer,
         weight_decay=stage.weight_decay,
         path=stage.path,
+        bn_batches=stage.bn_batches,
         snr_db=tuple(stage.snr_db) if stage.snr_db else None,
     )
