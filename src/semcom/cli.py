@@ -110,6 +110,39 @@ def run(
 
 
 @app.command()
+def backbone(
+    config: Annotated[
+        Path | None, typer.Argument(help="experiment YAML (default as for run)")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="safetensors file to write")] = Path(
+        "backbone.safetensors"
+    ),
+    set_: Annotated[
+        list[str], typer.Option("--set", help="override a config field: a.b=value")
+    ] = [],  # noqa: B006
+    work_dir: Annotated[
+        Path, typer.Option("--work-dir", help="checkpoints of the (resumable) training")
+    ] = Path("runs/backbone"),
+) -> None:
+    """Train only an experiment's shared backbone and write it (for `backbone.weights`)."""
+    from semcom.config import ConfigError, load_yaml, resolve
+    from semcom.data import DataUnavailableError
+    from semcom.experiment import train_backbone
+    from semcom.pretrained import sha256_file
+
+    try:
+        cfg = resolve(load_yaml(config or default_config_path()), list(set_))
+        path, accuracy = train_backbone(cfg, out, work_dir=work_dir, log=console.print)
+    except (ConfigError, DataUnavailableError) as exc:
+        _fail(str(exc))
+    console.print(
+        f"wrote {path} ({path.stat().st_size:,} bytes, test top-1 {accuracy:.4f})\n"
+        f"sha256 {sha256_file(path)}",
+        highlight=False,
+    )
+
+
+@app.command()
 def systems() -> None:
     """List the registered systems, what crosses their link, and their parameters."""
     from rich.table import Table

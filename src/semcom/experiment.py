@@ -27,6 +27,7 @@ from semcom.config import (
 )
 from semcom.data import build_dataset, take_first
 from semcom.eval.evaluate import link_records, measure_system
+from semcom.pretrained import WeightsError, resolve_weights
 from semcom.report import all_plots, write_metrics, write_report
 from semcom.systems import BuildContext, SplitSystem, build_system
 from semcom.train import (
@@ -35,6 +36,7 @@ from semcom.train import (
     distributed,
     load_weights,
     phase_from_config,
+    save_weights,
     train_phase,
 )
 
@@ -134,24 +136,7 @@ def run_experiment(
     (out / "config.yaml").write_text(config_yaml)
     torch.manual_seed(cfg.seed)
 
-    train_set, test_set, info = build_dataset(cfg.data.name, cfg.data.root)
-    if cfg.data.train_subset:
-        train_set = take_first(train_set, cfg.data.train_subset)
-    if cfg.data.test_subset:
-        test_set = take_first(test_set, cfg.data.test_subset)
-    log(
-        f"data: {info.name}, {len(train_set)} train / {len(test_set)} test, "
-        f"{info.num_classes} classes"
-    )
-
-    ctx = BuildContext(
-        num_classes=info.num_classes,
-        in_channels=info.in_channels,
-        image_size=tuple(info.image_size),  # type: ignore[arg-type]
-        backbone=cfg.backbone.name,
-        split_after=cfg.backbone.split_after,
-        dataset=info.name,
-    )
+    train_set, test_set, ctx = _load_data(cfg, log)
     variants = [v for entry in cfg.systems for v in expand_system(entry)]
     torch.manual_seed(cfg.seed)
     systems = [
@@ -206,7 +191,7 @@ def run_experiment(
         records += link_records(
             system,
             measurement,
-            dataset=info.name,
+            dataset=ctx.dataset,
             channel=channel,
             snr_db=list(cfg.eval.snr_db),
             bandwidth_hz=cfg.eval.link.bandwidth_hz,
@@ -237,6 +222,52 @@ def run_experiment(
     return RunResult(out, records, phases, seconds)
 
 
+def _load_data(cfg: ExperimentConfig, log: Callable[[str], None]) -> tuple[Any, Any, BuildContext]:
+    train_set, test_set, info = build_dataset(cfg.data.name, cfg.data.root)
+    if cfg.data.train_subset:
+        train_set = take_first(train_set, cfg.data.train_subset)
+    if cfg.data.test_subset:
+        test_set = take_first(test_set, cfg.data.test_subset)
+    log(
+        f"data: {info.name}, {len(train_set)} train / {len(test_set)} test, "
+        f"{info.num_classes} classes"
+    )
+    ctx = BuildContext(
+        num_classes=info.num_classes,
+        in_channels=info.in_channels,
+        image_size=tuple(info.image_size),  # type: ignore[arg-type]
+        backbone=cfg.backbone.name,
+        split_after=cfg.backbone.split_after,
+        dataset=info.name,
+    )
+    return train_set, test_set, ctx
+
+
+def train_backbone(
+    cfg: ExperimentConfig,
+    out_file: str | Path,
+    *,
+    work_dir: str | Path,
+    on_step: StepReporter | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[Path, float]:
+    """Train only the shared backbone of ``cfg`` (``train.backbone``) and save it to ``out_file``.
+
+    Returns the file and the backbone's test accuracy. The file is what ``backbone.weights``
+    loads; ``semcom backbone`` is the command around this.
+    """
+    cfg = cfg.model_copy(update={"backbone": cfg.backbone.model_copy(update={"weights": None})})
+    train_set, test_set, ctx = _load_data(cfg, log)
+    state = _shared_backbone(
+        cfg, ctx, train_set, Path(work_dir), on_step, lambda _label, _result: None, log
+    )
+    reference = build_system("local", {}, ctx)
+    reference.load_backbone_state(state)
+    out = save_weights(reference, out_file)
+    m = measure_system(reference, test_set, batch_size=cfg.data.eval_batch_size, timing_samples=0)
+    return out, m.accuracy
+
+
 def _shared_backbone(
     cfg: ExperimentConfig,
     ctx: BuildContext,
@@ -250,11 +281,17 @@ def _shared_backbone(
     torch.manual_seed(cfg.seed)
     reference = build_system("local", {}, ctx)
     if cfg.backbone.weights:
-        path = Path(cfg.backbone.weights)
-        if not path.is_file():
-            raise ConfigError(f"backbone.weights: file {path} does not exist")
-        load_weights(reference, path)
-        log(f"backbone: loaded {path}")
+        try:
+            path = resolve_weights(cfg.backbone.weights)
+            load_weights(reference, path)
+        except WeightsError as exc:
+            raise ConfigError(str(exc)) from exc
+        except RuntimeError as exc:  # shapes do not fit this backbone / data set
+            raise ConfigError(
+                f"backbone.weights: {cfg.backbone.weights} does not fit backbone "
+                f"{cfg.backbone.name!r} on {ctx.dataset!r}: {str(exc).splitlines()[0]}"
+            ) from exc
+        log(f"backbone: loaded {cfg.backbone.weights}")
         return reference.backbone_state()
     key = _digest(
         {

@@ -1,0 +1,71 @@
+"""Resolve ``backbone.weights``: a file path, or ``semcom:NAME`` for weights shipped in the package.
+
+Shipped weights live in ``semcom/weights/NAME.safetensors``; ``semcom/weights/SHA256SUMS`` holds
+their checksums (``sha256sum`` format) and every load verifies them, so a corrupted or replaced
+file is refused with a reason. ``semcom/weights/README.md`` gives the command that reproduces each
+file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+from pathlib import Path
+
+PACKAGE_PREFIX = "semcom:"
+
+
+class WeightsError(ValueError):
+    """Weights that cannot be found or fail their checksum."""
+
+
+def shipped_dir() -> Path:
+    """The directory of the package's shipped weights."""
+    return Path(str(resources.files("semcom") / "weights"))
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def shipped_checksums() -> dict[str, str]:
+    """File name → expected SHA-256, from ``SHA256SUMS``."""
+    sums = shipped_dir() / "SHA256SUMS"
+    out: dict[str, str] = {}
+    if sums.is_file():
+        for line in sums.read_text().splitlines():
+            if line.strip():
+                digest, name = line.split(maxsplit=1)
+                out[name.lstrip("*").strip()] = digest
+    return out
+
+
+def resolve_weights(spec: str) -> Path:
+    """The file for ``spec`` (a path or ``semcom:NAME``); shipped files are checksum-verified."""
+    if not spec.startswith(PACKAGE_PREFIX):
+        path = Path(spec).expanduser()
+        if not path.is_file():
+            raise WeightsError(f"backbone.weights: file {path} does not exist")
+        return path
+    name = spec[len(PACKAGE_PREFIX) :] + ".safetensors"
+    path = shipped_dir() / name
+    available = sorted(p.stem for p in shipped_dir().glob("*.safetensors"))
+    if not path.is_file():
+        raise WeightsError(
+            f"backbone.weights: no shipped weights {spec!r}; available: "
+            + (", ".join(PACKAGE_PREFIX + a for a in available) or "none")
+        )
+    expected = shipped_checksums().get(name)
+    if expected is None:
+        raise WeightsError(f"backbone.weights: {name} has no entry in SHA256SUMS")
+    actual = sha256_file(path)
+    if actual != expected:
+        raise WeightsError(
+            f"backbone.weights: {name} fails its checksum (SHA-256 {actual}, expected {expected})"
+        )
+    return path
