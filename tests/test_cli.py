@@ -169,3 +169,91 @@ def test_ddp_under_torchrun(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert doc["records"]
+
+
+ALL_SYSTEMS = {
+    **TINY,
+    "experiment": "all-systems",
+    "data": {"name": "synthetic", "batch_size": 32, "train_subset": 128, "test_subset": 32},
+    "systems": [
+        {"name": "aecnn", "k": 4, "bits": 2, "selection": ["global", "per-sample"]},
+        {"name": "bottlenet++", "channel": ["awgn", "erasure"], "hidden": 2, "stride": 2},
+        {"name": "offload-jpeg", "quality": 50},
+        {"name": "offload-raw"},
+        {"name": "local"},
+    ],
+    "train": {
+        "backbone": {"epochs": 0.5, "lr": 0.003},
+        "stages": [
+            {
+                "name": "attention",
+                "systems": ["aecnn"],
+                "trainable": ["attention", "tail"],
+                "path": "attention",
+                "epochs": 0.5,
+                "lr": 0.001,
+            },
+            {
+                "name": "compressor",
+                "systems": ["aecnn"],
+                "trainable": ["encoder", "entropy", "decoder"],
+                "losses": {"task": 1.0, "rate": 0.01},
+                "epochs": 0.5,
+                "lr": 0.003,
+            },
+            {
+                "name": "bn",
+                "systems": ["bottlenet++"],
+                "trainable": ["encoder", "decoder"],
+                "epochs": 0.5,
+                "lr": 0.001,
+            },
+        ],
+    },
+}
+
+
+def test_every_system_kind_runs_end_to_end(tmp_path: Path) -> None:
+    cfg = tmp_path / "all.yaml"
+    cfg.write_text(yaml.safe_dump(ALL_SYSTEMS))
+    result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    records = json.loads((tmp_path / "out" / "metrics.json").read_text())["records"]
+    systems = {r["system"] for r in records}
+    assert systems == {"aecnn", "bottlenet++", "offload-jpeg", "offload-raw", "local"}
+    for r in records:
+        assert REQUIRED <= set(r), (r["system"], REQUIRED - set(r))
+        lat = r["latency_s"]
+        assert lat["total"] == pytest.approx(lat["device"] + lat["transmit"] + lat["edge"])
+    analog = [r for r in records if r["system"] == "bottlenet++" and r.get("channel_uses")]
+    assert analog and all(r["payload_bits"] is None for r in analog)
+    assert all(r["channel_uses"] == 2 * 7 * 7 // 2 for r in analog)
+    for r in analog:  # n symbols at B symbols/s
+        assert r["latency_s"]["transmit"] == pytest.approx(r["channel_uses"] / 1e6)
+    raw = [r for r in records if r["system"] == "offload-raw"]
+    assert all(r["device_flops"] == 0 and r["payload_bits"] > 28 * 28 * 8 for r in raw)
+    aecnn = [r for r in records if r["system"] == "aecnn"]
+    assert {r["k"] for r in aecnn} == {4} and all(r["lambda"] == 0.01 for r in aecnn)
+    plots = {p.name for p in (tmp_path / "out").glob("*.png")}
+    assert {"accuracy_vs_compression.png", "latency_vs_rate.png", "device_cost.png"} <= plots
+    assert "accuracy_vs_snr.png" in plots
+
+
+def test_rate_loss_for_a_system_without_entropy_model_is_a_config_error(tmp_path: Path) -> None:
+    bad = {**ALL_SYSTEMS, "systems": [{"name": "bottlenet++"}]}
+    bad["train"] = {"stages": [{"name": "s", "losses": {"task": 1, "rate": 0.1}, "epochs": 0.1}]}
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump(bad))
+    result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "train.stages.0.losses.rate" in result.output
+
+
+def test_stage_path_unknown_to_a_system_is_a_config_error(tmp_path: Path) -> None:
+    bad = {**ALL_SYSTEMS, "systems": [{"name": "quantized-split"}]}
+    bad["train"] = {"stages": [{"name": "s", "path": "attention", "epochs": 0.1}]}
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump(bad))
+    result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "train.stages.0.path" in result.output and "bypass" in result.output

@@ -23,7 +23,7 @@ app.add_typer(data_app, name="data")
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
-DEFAULT_CONFIG = "quantized_split_fashion.yaml"
+DEFAULT_CONFIG = "aecnn_fashion.yaml"
 
 
 def default_config_path() -> Path:

@@ -110,6 +110,11 @@ def _check_stages(cfg: ExperimentConfig, systems: list[SplitSystem]) -> None:
                     f"{system.name!r}; allowed: {', '.join(system.paths)} (or restrict the stage "
                     "with 'systems: [...]')"
                 )
+            if applied is not None and applied.losses.get("rate") and not system.has_rate:
+                raise ConfigError(
+                    f"train.stages.{i}.losses.rate: system {system.name!r} has no entropy model "
+                    "to estimate a rate; restrict the stage with 'systems: [...]'"
+                )
         if stage.trainable == "all":
             continue
         unknown = [r for r in stage.trainable if r not in roles]

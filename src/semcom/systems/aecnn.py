@@ -69,6 +69,7 @@ class AECNN(SplitSystem):
     """See the module docstring. Input ``[B, C, H, W]`` in ``[0, 1]`` → logits ``[B, K]``."""
 
     Params = AECNNParams
+    has_rate = True
     params: AECNNParams
     paths = ("full", "bypass", "attention")
 

@@ -87,6 +87,9 @@ class SplitSystem(nn.Module, ABC):
     task: ClassVar[str] = "classification"
     #: training graphs ``forward`` offers (see the module docstring); stages choose one by name.
     paths: ClassVar[tuple[str, ...]] = ("full", "bypass")
+    #: whether ``forward`` returns a rate estimate (an entropy model); stages with a ``rate``
+    #: loss need one.
+    has_rate: ClassVar[bool] = False
 
     def __init__(self, params: SystemParams, ctx: BuildContext) -> None:
         super().__init__()

@@ -37,6 +37,7 @@ class QuantizedSplit(SplitSystem):
     """See the module docstring. Input ``[B, C, H, W]`` in ``[0, 1]`` → logits ``[B, K]``."""
 
     Params = QuantizedSplitParams
+    has_rate = True
     params: QuantizedSplitParams
 
     def __init__(self, params: QuantizedSplitParams, ctx: BuildContext) -> None:
