@@ -152,8 +152,6 @@ class AECNN(SplitSystem):
         k = self.params.k
         if self.params.selection == "per-sample":
             idx = w.detach().topk(k, dim=1).indices
-        elif self.training:
-            idx = self.importance.topk(k).indices.expand(len(w), k)
         else:
             idx = self.global_index.expand(len(w), k)
         return idx.sort(dim=1).values
@@ -164,6 +162,9 @@ class AECNN(SplitSystem):
         if self.training:
             with torch.no_grad():
                 self.importance.lerp_(w.mean(0), self.params.momentum)
+                # keep the frozen ranking in step, so eval-mode passes between stages (batch-norm
+                # recalibration, validation) select the channels training is using
+                self.global_index.copy_(self.importance.topk(self.params.k).indices.sort().values)
         idx = self._select(w)
         h, wd = feature.shape[2:]
         sel = scaled.gather(1, idx[:, :, None, None].expand(-1, -1, h, wd))
