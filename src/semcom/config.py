@@ -112,6 +112,44 @@ class EvalConfig(_Section):
     deadline_s: float | None = Field(None, gt=0)
     timing_samples: int = Field(64, ge=0, description="images timed one by one on this CPU")
 
+    @field_validator("devices")
+    @classmethod
+    def _known_devices(cls, v: list[str]) -> list[str]:
+        for name in v:
+            _check_profile(name)
+        return v
+
+    @field_validator("edge")
+    @classmethod
+    def _known_edge(cls, v: str) -> str:
+        _check_profile(v)
+        return v
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, v: ChannelConfig) -> ChannelConfig:
+        from semcom.channels import build_channel
+
+        params = v.model_dump()
+        build_channel(params.pop("name"), **params)  # raises ValueError naming the field
+        return v
+
+
+def _check_profile(name: str) -> None:
+    """``ValueError`` listing the allowed names unless ``name`` is a compute profile (without
+    measuring ``this-cpu``)."""
+    from semcom.latency import profile_names
+
+    if name in profile_names():
+        return
+    try:
+        float(name)
+    except ValueError:
+        raise ValueError(
+            f"unknown compute profile {name!r}; allowed: {', '.join(profile_names())} or a "
+            "number of FLOP/s"
+        ) from None
+
 
 class QuickConfig(_Section):
     """What ``--quick`` changes: small subsets and short training, for smoke runs."""

@@ -9,6 +9,8 @@ from typing import Any
 import matplotlib
 import numpy as np
 
+from semcom.latency import crossover_rate_bps
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -120,16 +122,13 @@ def latency_at_rate(record: dict[str, Any], rate_bps: np.ndarray) -> np.ndarray:
 
 
 def crossover_rate(a: dict[str, Any], b: dict[str, Any]) -> float | None:
-    """Link rate (bit/s) at which systems ``a`` and ``b`` take equal time, if there is one.
-
-    From ``Da + ba / R = Db + bb / R``: ``R = (ba - bb) / (Db - Da)`` with ``D`` the compute time.
-    """
-    da = a["latency_s"]["device"] + a["latency_s"]["edge"]
-    db = b["latency_s"]["device"] + b["latency_s"]["edge"]
-    ba, bb = a.get("payload_bits") or 0.0, b.get("payload_bits") or 0.0
-    if da == db or (ba - bb) / (db - da) <= 0:
-        return None
-    return (ba - bb) / (db - da)
+    """Link rate (bit/s) at which the systems of records ``a`` and ``b`` take equal time."""
+    return crossover_rate_bps(
+        a["latency_s"]["device"] + a["latency_s"]["edge"],
+        a.get("payload_bits") or 0.0,
+        b["latency_s"]["device"] + b["latency_s"]["edge"],
+        b.get("payload_bits") or 0.0,
+    )
 
 
 def latency_vs_rate(
