@@ -245,19 +245,11 @@ class AECNN(SplitSystem):
 
     def check_payload(self, payload: Payload) -> None:
         """Raise :class:`PayloadError` unless ``payload`` is one this model can decode."""
-        if payload.system != self.name:
-            raise PayloadError(f"payload is for system {payload.system!r}, not {self.name!r}")
-        if tuple(payload.shapes) != (self.code_shape(),):
-            raise PayloadError(
-                f"payload shapes {list(payload.shapes)} do not match this model's "
-                f"{[self.code_shape()]}"
-            )
+        chunks = 2 if self.params.selection == "per-sample" else 1
+        self.check_payload_layout(payload, (self.code_shape(),), chunks)
         for key, want in (("b", self.params.bits), ("k", self.params.k)):
             if payload.params.get(key) != want:
                 raise PayloadError(f"payload {key}={payload.params.get(key)} != model's {want}")
-        chunks = 2 if self.params.selection == "per-sample" else 1
-        if len(payload.chunks) != chunks:
-            raise PayloadError(f"expected {chunks} chunk(s), payload has {len(payload.chunks)}")
         if chunks == 2 and len(payload.chunks[1]) != self.mask_bytes():
             raise PayloadError(
                 f"channel mask has {len(payload.chunks[1])} bytes, expected {self.mask_bytes()}"

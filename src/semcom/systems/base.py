@@ -29,7 +29,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 from torch import nn
 
-from semcom.coding import Payload
+from semcom.coding import Payload, PayloadError
 
 LinkKind = Literal["digital", "analog", "none"]
 
@@ -148,6 +148,20 @@ class SplitSystem(nn.Module, ABC):
     def device_encode(self, x: torch.Tensor) -> list[Payload]:
         """Device side on a batch ``[B, ...]``: one :class:`Payload` per sample."""
         raise LinkKindError(f"{self.name} has a {self.link} link; it sends no payload")
+
+    def check_payload_layout(
+        self, payload: Payload, shapes: Sequence[tuple[int, ...]], chunks: int
+    ) -> None:
+        """Raise :class:`PayloadError` unless ``payload`` names this system and carries exactly
+        ``shapes`` and ``chunks`` chunks (the checks every payload-decoding system shares)."""
+        if payload.system != self.name:
+            raise PayloadError(f"payload is for system {payload.system!r}, not {self.name!r}")
+        if tuple(payload.shapes) != tuple(shapes):
+            raise PayloadError(
+                f"payload shapes {list(payload.shapes)} do not match this model's {list(shapes)}"
+            )
+        if len(payload.chunks) != chunks:
+            raise PayloadError(f"expected {chunks} chunk(s), payload has {len(payload.chunks)}")
 
     def edge_decode(self, payloads: Sequence[Payload]) -> torch.Tensor:
         """Edge side: parse payloads and finish the task; returns the batched task output."""

@@ -210,14 +210,8 @@ class BottleNetPP(SplitSystem):
 
     def check_payload(self, payload: Payload) -> None:
         """Raise :class:`PayloadError` unless ``payload`` is one this model can decode."""
-        if payload.system != self.name:
-            raise PayloadError(f"payload is for system {payload.system!r}, not {self.name!r}")
-        if tuple(payload.shapes) != (self.code_shape(),):
-            raise PayloadError(
-                f"payload shapes {list(payload.shapes)} do not match this model's "
-                f"{[self.code_shape()]}"
-            )
-        if len(payload.chunks) != 1 or len(payload.chunks[0]) != math.prod(self.code_shape()):
+        self.check_payload_layout(payload, (self.code_shape(),), 1)
+        if len(payload.chunks[0]) != math.prod(self.code_shape()):
             raise PayloadError(
                 f"expected one chunk of {math.prod(self.code_shape())} bytes (8-bit symbols)"
             )

@@ -98,15 +98,7 @@ class _Offload(SplitSystem):
 
     def check_payload(self, payload: Payload) -> None:
         """Raise :class:`PayloadError` unless ``payload`` is one this model can decode."""
-        if payload.system != self.name:
-            raise PayloadError(f"payload is for system {payload.system!r}, not {self.name!r}")
-        if tuple(payload.shapes) != (self.image_shape,):
-            raise PayloadError(
-                f"payload shapes {list(payload.shapes)} do not match this model's "
-                f"{[self.image_shape]}"
-            )
-        if len(payload.chunks) != 1:
-            raise PayloadError(f"expected 1 chunk, payload has {len(payload.chunks)}")
+        self.check_payload_layout(payload, (self.image_shape,), 1)
 
     @torch.no_grad()
     def edge_decode(self, payloads: Sequence[Payload]) -> torch.Tensor:

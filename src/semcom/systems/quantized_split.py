@@ -115,19 +115,11 @@ class QuantizedSplit(SplitSystem):
 
     def check_payload(self, payload: Payload) -> None:
         """Raise :class:`PayloadError` unless ``payload`` is one this model can decode."""
-        if payload.system != self.name:
-            raise PayloadError(f"payload is for system {payload.system!r}, not {self.name!r}")
-        if tuple(payload.shapes) != (self.code_shape(),):
-            raise PayloadError(
-                f"payload shapes {list(payload.shapes)} do not match this model's "
-                f"{[self.code_shape()]}"
-            )
+        self.check_payload_layout(payload, (self.code_shape(),), 1)
         if payload.params.get("b") != self.params.bits:
             raise PayloadError(
                 f"payload quantiser bits {payload.params.get('b')} != model's {self.params.bits}"
             )
-        if len(payload.chunks) != 1:
-            raise PayloadError(f"expected 1 chunk, payload has {len(payload.chunks)}")
 
     @torch.no_grad()
     def edge_decode(self, payloads: Sequence[Payload]) -> torch.Tensor:
