@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,26 +59,54 @@ def accuracy_vs_compression(records: list[dict[str, Any]], path: Path) -> Path |
     return path
 
 
-def latency_vs_snr(records: list[dict[str, Any]], path: Path) -> Path | None:
-    """Mean end-to-end latency against SNR, one series per variant and device profile."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+def _snr_series(
+    records: list[dict[str, Any]],
+    path: Path,
+    value: Callable[[dict[str, Any]], float],
+    label: Callable[[dict[str, Any]], str],
+    ylabel: str,
+    *,
+    log_y: bool = False,
+    unit_y: bool = False,
+) -> Path:
+    """One line per ``label(record)`` of ``value(record)`` against SNR, saved to ``path``."""
     series: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for r in records:
-        series[f"{r['variant']} @ {r['device_profile']}"].append(
-            (r["snr_db"], r["latency_s"]["total"])
-        )
-    for label, pts in series.items():
+        series[label(r)].append((r["snr_db"], value(r)))
+    # legend to the right, in as many columns as it needs to stay within the figure's height
+    columns = 1 + len(series) // 24
+    fig, ax = plt.subplots(figsize=(6 + 3.2 * columns, 4.5))
+    for name, pts in series.items():
         pts.sort()
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
-    ax.set_yscale("log")
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=name)
+    if log_y:
+        ax.set_yscale("log")
+    if unit_y:
+        ax.set_ylim(0, 1)
     ax.set_xlabel("SNR (dB)")
-    ax.set_ylabel("mean latency (s)")
+    ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=5, ncol=columns, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def _variant_at_device(r: dict[str, Any]) -> str:
+    return f"{r['variant']} @ {r['device_profile']}"
+
+
+def latency_vs_snr(records: list[dict[str, Any]], path: Path) -> Path | None:
+    """Mean end-to-end latency against SNR, one series per variant and device profile."""
+    return _snr_series(
+        records,
+        path,
+        lambda r: r["latency_s"]["total"],
+        _variant_at_device,
+        "mean latency (s)",
+        log_y=True,
+    )
 
 
 def deadline_accuracy_vs_snr(records: list[dict[str, Any]], path: Path) -> Path | None:
@@ -85,24 +114,14 @@ def deadline_accuracy_vs_snr(records: list[dict[str, Any]], path: Path) -> Path 
     rs = [r for r in records if r.get("accuracy_within_deadline") is not None]
     if not rs:
         return None
-    fig, ax = plt.subplots(figsize=(6, 4))
-    series: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for r in rs:
-        series[f"{r['variant']} @ {r['device_profile']}"].append(
-            (r["snr_db"], r["accuracy_within_deadline"])
-        )
-    for label, pts in series.items():
-        pts.sort()
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
-    ax.set_xlabel("SNR (dB)")
-    ax.set_ylabel(f"accuracy within {rs[0]['deadline_s']} s")
-    ax.set_ylim(0, 1)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _snr_series(
+        rs,
+        path,
+        lambda r: r["accuracy_within_deadline"],
+        _variant_at_device,
+        f"accuracy within {rs[0]['deadline_s']} s",
+        unit_y=True,
+    )
 
 
 def _one_per_variant(records: list[dict[str, Any]], device: str) -> list[dict[str, Any]]:
@@ -202,22 +221,10 @@ def accuracy_vs_snr(records: list[dict[str, Any]], path: Path) -> Path | None:
     if not rs:
         return None
     dev = rs[0]["device_profile"]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    series: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for r in rs:
-        if r["device_profile"] == dev:
-            series[r["variant"]].append((r["snr_db"], r["accuracy"]))
-    for label, pts in series.items():
-        pts.sort()
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
-    ax.set_xlabel("SNR (dB)")
-    ax.set_ylabel("top-1 accuracy")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    rs = [r for r in rs if r["device_profile"] == dev]
+    return _snr_series(
+        rs, path, lambda r: r["accuracy"], lambda r: r["variant"], "top-1 accuracy", unit_y=True
+    )
 
 
 def all_plots(records: list[dict[str, Any]], out_dir: Path) -> list[Path]:
