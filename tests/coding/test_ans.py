@@ -10,6 +10,7 @@ from semcom.coding.ans import (
     CategoricalCoder,
     CodingError,
     backend_probabilities,
+    bytes_to_words,
     ideal_bits,
     max_overhead_bits,
     reference_encode,
@@ -39,7 +40,7 @@ def test_constriction_uses_exactly_our_integer_tables(groups, symbols, precision
     pmf = random_table(rng, groups, symbols, precision)
     for n in (1, 3, 50, 400):
         sym = sample(rng, pmf, n)
-        got = np.frombuffer(CategoricalCoder(pmf, precision).encode(sym), dtype="<u4")
+        got = bytes_to_words(CategoricalCoder(pmf, precision).encode(sym))
         assert np.array_equal(got, reference_encode(sym, pmf, precision))
 
 
@@ -70,7 +71,7 @@ def test_round_trip_groups(n: int) -> None:
     coder = CategoricalCoder(pmf, 16)
     sym = sample(rng, pmf, n)
     data = coder.encode(sym)
-    assert len(data) % 4 == 0
+    assert not data or data[-1] != 0  # canonical: no trailing zero byte
     out = coder.decode(data, n)
     assert out.dtype == np.int32 and out.shape == (5, n)
     assert np.array_equal(out, sym)
@@ -122,12 +123,12 @@ def test_decode_rejects_corrupt_streams() -> None:
     coder = CategoricalCoder(pmf, 16)
     sym = sample(rng, pmf, 300)
     data = coder.encode(sym)
-    with pytest.raises(CodingError, match="multiple of 4"):
-        coder.decode(data[:-1], 300)
-    with pytest.raises(CodingError, match="zero word"):
+    with pytest.raises(CodingError, match="zero byte"):
+        coder.decode(data + b"\0", 300)
+    with pytest.raises(CodingError, match="zero byte"):
         coder.decode(data + b"\0\0\0\0", 300)
     with pytest.raises(CodingError, match="data left"):
-        coder.decode(data + b"\1\0\0\0", 300)
+        coder.decode(data + b"\1\2\3\4\5", 300)
     with pytest.raises(CodingError, match="data left"):
         coder.decode(data, 10)  # wrong shape: stops early
 
@@ -156,3 +157,15 @@ def test_encode_rejects_bad_symbols() -> None:
 def test_table_validation(pmf, precision, match) -> None:
     with pytest.raises(ValueError, match=match):
         validate_pmf_table(pmf, precision)
+
+
+def test_byte_packing_drops_only_high_zero_bytes_of_the_last_word() -> None:
+    from semcom.coding.ans import bytes_to_words, words_to_bytes
+
+    for words in ([1, 2, 21], [0x01020304], [7, 0x00010000], [5, 0xFF000000], []):
+        w = np.array(words, dtype=np.uint32)
+        data = words_to_bytes(w)
+        assert not data or data[-1] != 0
+        assert len(data) >= 4 * len(words) - 3
+        assert np.array_equal(bytes_to_words(data), w)
+    assert words_to_bytes(np.array([9, 21], dtype=np.uint32)) == b"\x09\0\0\0\x15"

@@ -31,7 +31,8 @@ For ``N`` symbols with ideal length ``I = sum(-log2(pmf[g, s] / 2**precision))``
 the state ``x`` is below ``2**32``, ``log2(x + 2**24)`` grows by at most the ideal cost per symbol
 (start ``x = 0``: at most 24 bits of slack); from then on a step (renormalisation + encode) loses at
 most ``log2(1 + p / x) <= log2(1 + 2**-8)`` because ``x >= 2**8 * p`` when it encodes; flushing the
-final state to whole words adds at most 32 bits. The lower bound is 0, not ``I - const``: from the
+final state to whole words adds at most 32 bits (less: the high zero bytes of the last word are
+not written, :func:`words_to_bytes`). The lower bound is 0, not ``I - const``: from the
 empty state, symbol 0 is pushed for free (``x`` stays 0), so e.g. an all-zero message codes to no
 bytes at all. Both are exact properties of the integer arithmetic, tested in ``tests/coding``.
 """
@@ -100,15 +101,26 @@ def backend_probabilities(pmf_row: np.ndarray, precision: int) -> np.ndarray:
 
 
 def words_to_bytes(words: np.ndarray) -> bytes:
-    """``uint32`` words → little-endian bytes (4 bytes per word)."""
-    return np.asarray(words, dtype=np.uint32).astype("<u4", copy=False).tobytes()
+    """``uint32`` words → little-endian bytes, without the last word's high zero bytes.
+
+    The last word is the most significant word of the coder's final state and is never zero, so
+    its high zero bytes (up to 3) carry nothing: they are dropped, and :func:`bytes_to_words`
+    restores them. A stream therefore never ends in a zero byte.
+    """
+    data = np.asarray(words, dtype=np.uint32).astype("<u4", copy=False).tobytes()
+    trimmed = data.rstrip(b"\0")
+    return data[: max(len(trimmed), len(data) - 3)]
 
 
 def bytes_to_words(data: bytes) -> np.ndarray:
-    """Little-endian bytes → native ``uint32`` words; :class:`CodingError` on a ragged tail."""
-    if len(data) % 4:
-        raise CodingError(f"ANS stream length {len(data)} bytes is not a multiple of 4")
-    return np.frombuffer(data, dtype="<u4").astype(np.uint32)
+    """Bytes from :func:`words_to_bytes` → native ``uint32`` words.
+
+    Raises :class:`CodingError` for a stream that ends in a zero byte (not one we write).
+    """
+    if data and data[-1] == 0:
+        raise CodingError("ANS stream ends in a zero byte; streams are written without them")
+    padded = bytes(data) + b"\0" * (-len(data) % 4)
+    return np.frombuffer(padded, dtype="<u4").astype(np.uint32)
 
 
 def ideal_bits(pmf: np.ndarray, precision: int, symbols: np.ndarray) -> np.ndarray:
