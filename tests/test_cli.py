@@ -257,3 +257,49 @@ def test_stage_path_unknown_to_a_system_is_a_config_error(tmp_path: Path) -> Non
     result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2
     assert "train.stages.0.path" in result.output and "bypass" in result.output
+
+
+def test_several_evaluation_channels_give_records_and_plots_per_channel(tmp_path: Path) -> None:
+    two = {
+        **ALL_SYSTEMS,
+        "experiment": "two-channels",
+        "systems": [
+            {"name": "bottlenet++", "channel": "awgn", "hidden": 2, "stride": 2},
+            {"name": "offload-jpeg", "quality": 50},
+            {"name": "local"},
+        ],
+        "train": {"backbone": {"epochs": 0.25, "lr": 0.003}, "stages": []},
+    }
+    two["eval"] = {
+        **TINY.get("eval", {}),
+        "channel": [{"name": "awgn"}, {"name": "rayleigh", "coherence": "block", "csi": "perfect"}],
+        "snr_db": [0.0, 20.0],
+    }
+    cfg = tmp_path / "two.yaml"
+    cfg.write_text(yaml.safe_dump(two))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    records = json.loads((out / "metrics.json").read_text())["records"]
+    labels = {(r["system"], r["channel_label"]) for r in records}
+    rayleigh = "rayleigh (coherence=block, csi=perfect)"
+    assert labels == {
+        ("bottlenet++", "awgn"),
+        ("bottlenet++", rayleigh),
+        ("offload-jpeg", "awgn"),
+        ("offload-jpeg", rayleigh),
+        ("local", "none"),  # nothing sent: one set of records
+    }
+    plots = {p.name for p in out.glob("*.png")}
+    assert {
+        "accuracy_vs_snr_awgn.png",
+        "accuracy_vs_snr_rayleigh-coherence-block-csi-perfect.png",
+    } <= plots
+    assert "Accuracy against SNR" in (out / "report.md").read_text()
+    bad = {
+        **two,
+        "eval": {**two["eval"], "channel": [{"name": "awgn"}, {"name": "rayleigh", "csi": "x"}]},
+    }
+    cfg.write_text(yaml.safe_dump(bad))
+    result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(tmp_path / "o2")])
+    assert result.exit_code != 0 and "eval.channel" in result.output and "entry 1" in result.output

@@ -104,7 +104,10 @@ class LinkConfig(_Section):
 
 
 class EvalConfig(_Section):
-    channel: ChannelConfig = Field(default_factory=ChannelConfig)
+    channel: ChannelConfig | list[ChannelConfig] = Field(
+        default_factory=ChannelConfig,
+        description="one channel, or a list: every system is evaluated on each",
+    )
     snr_db: list[float] = Field(default_factory=lambda: [0.0, 10.0, 20.0])
     link: LinkConfig = Field(default_factory=LinkConfig)
     devices: list[str] = Field(default_factory=lambda: ["raspberry-pi-4"])
@@ -127,12 +130,27 @@ class EvalConfig(_Section):
 
     @field_validator("channel")
     @classmethod
-    def _known_channel(cls, v: ChannelConfig) -> ChannelConfig:
+    def _known_channel(
+        cls, v: ChannelConfig | list[ChannelConfig]
+    ) -> ChannelConfig | list[ChannelConfig]:
         from semcom.channels import build_channel
 
-        params = v.model_dump()
-        build_channel(params.pop("name"), **params)  # raises ValueError naming the field
+        channels = v if isinstance(v, list) else [v]
+        if not channels:
+            raise ValueError("give at least one channel")
+        for i, ch in enumerate(channels):
+            params = ch.model_dump()
+            try:
+                build_channel(params.pop("name"), **params)
+            except ValueError as exc:
+                where = f"entry {i}: " if isinstance(v, list) else ""
+                raise ValueError(f"{where}{exc}") from None
         return v
+
+    def channels(self) -> list[dict[str, Any]]:
+        """The evaluation channels as ``{"name": ..., **params}`` dicts, in config order."""
+        channels = self.channel if isinstance(self.channel, list) else [self.channel]
+        return [c.model_dump() for c in channels]
 
 
 def _check_profile(name: str) -> None:

@@ -183,28 +183,8 @@ def run_experiment(
             report_phase(f"{vid}:{phase.name}", result)
         system.prepare_for_coding()
         log(f"evaluating {vid}")
-        measurement = measure_system(
-            system,
-            test_set,
-            batch_size=cfg.data.eval_batch_size,
-            timing_samples=cfg.eval.timing_samples,
-            channel=cfg.eval.channel.model_dump(),
-            snr_db=list(cfg.eval.snr_db),
-            seed=cfg.seed,
-        )
-        channel = cfg.eval.channel.model_dump()
-        records += link_records(
-            system,
-            measurement,
-            dataset=ctx.dataset,
-            channel=channel,
-            snr_db=list(cfg.eval.snr_db),
-            bandwidth_hz=cfg.eval.link.bandwidth_hz,
-            devices=list(cfg.eval.devices),
-            edge=cfg.eval.edge,
-            deadline_s=cfg.eval.deadline_s,
-            seed=cfg.seed,
-            extra={"variant": vid, "lambda": rate_weight},
+        records += evaluate_variant(
+            cfg, system, test_set, ctx, extra={"variant": vid, "lambda": rate_weight}
         )
 
     seconds = time.perf_counter() - t_start
@@ -225,6 +205,50 @@ def run_experiment(
             plots=plots,
         )
     return RunResult(out, records, phases, seconds)
+
+
+def evaluate_variant(
+    cfg: ExperimentConfig,
+    system: SplitSystem,
+    test_set: Any,
+    ctx: BuildContext,
+    extra: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Records of one trained variant on every evaluation channel (``eval.channel``).
+
+    A digital or local system runs its real path once (its decoded output does not depend on the
+    channel); an analog system crosses each channel at each SNR.
+    """
+    measurement = None
+    records: list[dict[str, Any]] = []
+    channels = cfg.eval.channels()
+    if system.link == "none":
+        channels = channels[:1]  # nothing crosses a channel: one set of records
+    for channel in channels:
+        if measurement is None or system.link == "analog":
+            measurement = measure_system(
+                system,
+                test_set,
+                batch_size=cfg.data.eval_batch_size,
+                timing_samples=cfg.eval.timing_samples,
+                channel=channel,
+                snr_db=list(cfg.eval.snr_db),
+                seed=cfg.seed,
+            )
+        records += link_records(
+            system,
+            measurement,
+            dataset=ctx.dataset,
+            channel=channel,
+            snr_db=list(cfg.eval.snr_db),
+            bandwidth_hz=cfg.eval.link.bandwidth_hz,
+            devices=list(cfg.eval.devices),
+            edge=cfg.eval.edge,
+            deadline_s=cfg.eval.deadline_s,
+            seed=cfg.seed,
+            extra=extra,
+        )
+    return records
 
 
 def _load_data(cfg: ExperimentConfig, log: Callable[[str], None]) -> tuple[Any, Any, BuildContext]:

@@ -24,7 +24,7 @@ from semcom.channels.erasure import (
     num_packets,
     payload_intact_probability,
 )
-from semcom.channels.factory import CHANNELS, build_channel, channel_parameters
+from semcom.channels.factory import CHANNELS, build_channel, channel_label, channel_parameters
 from semcom.channels.fading import FadingChannel, draw_fading, equalize
 from semcom.channels.gauss_markov import (
     GaussMarkovFadingChannel,
@@ -57,6 +57,7 @@ __all__ = [
     "apply_channel",
     "as_per_sample_snr",
     "build_channel",
+    "channel_label",
     "channel_parameters",
     "complex_normal",
     "complex_to_real",

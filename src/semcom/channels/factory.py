@@ -49,6 +49,18 @@ def channel_parameters(name: str) -> list[str]:
     return params
 
 
+def channel_label(config: dict[str, Any]) -> str:
+    """A short readable name of a channel config ``{"name": ..., **params}`` for tables and plots.
+
+    >>> channel_label({"name": "rayleigh", "coherence": "block", "csi": "perfect"})
+    'rayleigh (coherence=block, csi=perfect)'
+    >>> channel_label({"name": "awgn"})
+    'awgn'
+    """
+    params = [f"{k}={v}" for k, v in config.items() if k != "name"]
+    return config["name"] + (f" ({', '.join(params)})" if params else "")
+
+
 def build_channel(name: str, **params: Any) -> Channel:
     """Channel module for config name ``name`` with keyword ``params``.
 

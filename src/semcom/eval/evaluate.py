@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
+from semcom.channels import channel_label
 from semcom.eval.flops import count_params, param_bytes
 from semcom.eval.metrics import channel_bandwidth_ratio, compression_ratio
 from semcom.latency import accuracy_within_deadline, get_profile, latency, shannon_rate_bps
@@ -342,6 +343,7 @@ def link_records(
                 "system": system.name,
                 "dataset": dataset,
                 "channel": channel["name"] if system.link != "none" else "none",
+                "channel_label": channel_label(channel) if system.link != "none" else "none",
                 "snr_db": float(snr),
                 "accuracy": float(correct.float().mean()),
                 **ratio_fields,

@@ -18,12 +18,14 @@ def accuracy_within_deadline(
     """Fraction of samples that are correct and finish within ``deadline_s`` seconds.
 
     Args:
-        correct: bool ``[N]``, whether each sample's prediction is right.
+        correct: bool ``[N]``, whether each sample's prediction is right; or a float score in
+            ``[0, 1]`` per sample (e.g. a segmentation's pixel accuracy), counted only on time.
         total_latency_s: end-to-end latency, s: ``[N]`` or one value for every sample. A sample
             with latency exactly ``deadline_s`` is on time; ``inf`` or NaN never is.
         deadline_s: the deadline, s (>= 0).
     """
-    ok = torch.as_tensor(correct, dtype=torch.bool)
+    ok = torch.as_tensor(correct)
+    ok = ok.double() if ok.is_floating_point() else ok.to(torch.bool).double()
     if ok.dim() != 1 or ok.numel() == 0:
         raise ValueError(f"correct must be a non-empty [N] tensor, got shape {tuple(ok.shape)}")
     if not deadline_s >= 0:
@@ -33,4 +35,4 @@ def accuracy_within_deadline(
         raise ValueError(
             f"total_latency_s must be a number or [N] = {tuple(ok.shape)}, got {tuple(total.shape)}"
         )
-    return float((ok & (total <= deadline_s)).double().mean())
+    return float((ok * (total <= deadline_s)).mean())

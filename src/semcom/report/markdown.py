@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from semcom.report.tables import markdown_table, summary_rows
+from semcom.report.tables import first_channel, markdown_table, snr_table, summary_rows
 
 
 def write_report(
@@ -21,7 +21,7 @@ def write_report(
     rows = summary_rows(records)
     snr = rows[0]["snr_db"] if rows else None
     device = rows[0]["device_profile"] if rows else None
-    channel = rows[0]["channel"] if rows else None
+    channel = first_channel(records) if records else None
     parts = [
         f"# {experiment}",
         "",
@@ -32,6 +32,9 @@ def write_report(
         markdown_table(rows),
         "",
     ]
+    by_snr = snr_table(records)
+    if by_snr:
+        parts += ["## Accuracy against SNR", "", by_snr]
     for note in notes or []:
         parts += [f"- {note}"]
     if notes:

@@ -215,26 +215,85 @@ def device_cost(records: list[dict[str, Any]], path: Path) -> Path | None:
     return path
 
 
+def best_per_snr(records: list[dict[str, Any]], system: str) -> list[tuple[float, float]]:
+    """``(snr_db, accuracy)`` of the best variant of ``system`` at each SNR: the envelope an
+    adaptive modulation-and-coding scheme with a perfect choice would reach."""
+    best: dict[float, float] = {}
+    for r in records:
+        if r["system"] == system:
+            best[r["snr_db"]] = max(best.get(r["snr_db"], 0.0), r["accuracy"])
+    return sorted(best.items())
+
+
 def accuracy_vs_snr(records: list[dict[str, Any]], path: Path) -> Path | None:
-    """Top-1 against SNR for systems whose accuracy depends on it (analog links)."""
+    """Top-1 against SNR for systems whose accuracy depends on it (analog links, simulated
+    digital PHYs). Separate coding (``sscc``) is drawn per modulation and coding (thin) and as
+    its best-per-SNR envelope (thick); the ``capacity`` bound dashed."""
     rs = [r for r in records if r.get("channel_uses")]
     if not rs:
         return None
     dev = rs[0]["device_profile"]
     rs = [r for r in rs if r["device_profile"] == dev]
-    return _snr_series(
-        rs, path, lambda r: r["accuracy"], lambda r: r["variant"], "top-1 accuracy", unit_y=True
-    )
+    series: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for r in rs:
+        series[r["variant"]].append((r["snr_db"], r["accuracy"]))
+    columns = 1 + len(series) // 24
+    fig, ax = plt.subplots(figsize=(6 + 3.2 * columns, 4.5))
+    variant_system = {r["variant"]: r["system"] for r in rs}
+    for name, pts in series.items():
+        pts.sort()
+        system = variant_system[name]
+        style = {"sscc": (":", 0.8), "capacity": ("--", 1.5)}.get(system, ("-", 1.5))
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], style[0], marker="o", ms=3,
+                lw=style[1], label=name)  # fmt: skip
+    envelope = best_per_snr(rs, "sscc")
+    if envelope:
+        ax.plot([p[0] for p in envelope], [p[1] for p in envelope], "k-", lw=2.5, alpha=0.6,
+                label="sscc, best MCS per SNR")  # fmt: skip
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("SNR (dB)")
+    ax.set_ylabel(rs[0].get("metric", "top-1 accuracy"))
+    ax.set_title(rs[0].get("channel_label", ""), fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=5, ncol=columns, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text).strip("-").replace("--", "-")
+
+
+def by_channel(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Records per evaluation channel label; records of systems that send nothing (``none``)
+    belong to every channel."""
+    labels = list(dict.fromkeys(r.get("channel_label", r["channel"]) for r in records))
+    labels = [c for c in labels if c != "none"] or ["none"]
+    return {
+        c: [r for r in records if r.get("channel_label", r["channel"]) in (c, "none")]
+        for c in labels
+    }
 
 
 def all_plots(records: list[dict[str, Any]], out_dir: Path) -> list[Path]:
-    """Write every plot that applies to ``records`` into ``out_dir``; returns the files written."""
+    """Write every plot that applies to ``records`` into ``out_dir``; returns the files written.
+
+    With several evaluation channels the SNR plots are drawn once per channel (file names end
+    in the channel); the SNR-independent ones use the first channel's records."""
+    channels = by_channel(records)
+    first = next(iter(channels.values()))
     made = [
-        accuracy_vs_compression(records, out_dir / "accuracy_vs_compression.png"),
-        latency_vs_rate(records, out_dir / "latency_vs_rate.png"),
-        latency_vs_snr(records, out_dir / "latency_vs_snr.png"),
-        deadline_accuracy_vs_snr(records, out_dir / "deadline_accuracy_vs_snr.png"),
-        accuracy_vs_snr(records, out_dir / "accuracy_vs_snr.png"),
-        device_cost(records, out_dir / "device_cost.png"),
+        accuracy_vs_compression(first, out_dir / "accuracy_vs_compression.png"),
+        latency_vs_rate(first, out_dir / "latency_vs_rate.png"),
     ]
+    for label, rs in channels.items():
+        suffix = f"_{_slug(label)}" if len(channels) > 1 else ""
+        made += [
+            latency_vs_snr(rs, out_dir / f"latency_vs_snr{suffix}.png"),
+            deadline_accuracy_vs_snr(rs, out_dir / f"deadline_accuracy_vs_snr{suffix}.png"),
+            accuracy_vs_snr(rs, out_dir / f"accuracy_vs_snr{suffix}.png"),
+        ]
+    made.append(device_cost(first, out_dir / "device_cost.png"))
     return [p for p in made if p is not None]

@@ -33,21 +33,59 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _label(record: dict[str, Any]) -> str:
+    return record.get("channel_label", record["channel"])
+
+
+def first_channel(records: list[dict[str, Any]]) -> str:
+    """The first evaluation channel's label in ``records`` (``"none"`` if nothing is sent)."""
+    return next((_label(r) for r in records if _label(r) != "none"), "none")
+
+
 def summary_rows(
-    records: list[dict[str, Any]], snr_db: float | None = None, device: str | None = None
+    records: list[dict[str, Any]],
+    snr_db: float | None = None,
+    device: str | None = None,
+    channel: str | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per variant, taken at ``snr_db`` (default: the highest) and ``device`` (default: the
-    first device profile in the records)."""
+    """One row per variant, taken at ``snr_db`` (default: the highest), ``device`` (default: the
+    first device profile in the records) and ``channel`` (a channel label; default: the first)."""
     if not records:
         return []
     snr = snr_db if snr_db is not None else max(r["snr_db"] for r in records)
     dev = device if device is not None else records[0]["device_profile"]
+    chan = channel if channel is not None else first_channel(records)
     rows = []
     for r in records:
-        if r["snr_db"] != snr or r["device_profile"] != dev:
+        if r["snr_db"] != snr or r["device_profile"] != dev or _label(r) not in (chan, "none"):
             continue
         rows.append({**r, "latency_total": r["latency_s"]["total"]})
     return rows
+
+
+def snr_table(records: list[dict[str, Any]], value: str = "accuracy") -> str | None:
+    """Markdown table of ``value`` per variant (rows) and SNR (columns), one block per channel,
+    for the variants whose ``value`` depends on the SNR (``channel_uses`` set); ``None`` if none.
+    """
+    rs = [r for r in records if r.get("channel_uses")]
+    if not rs:
+        return None
+    dev = rs[0]["device_profile"]
+    rs = [r for r in rs if r["device_profile"] == dev]
+    snrs = sorted({r["snr_db"] for r in rs})
+    lines: list[str] = []
+    for chan in dict.fromkeys(_label(r) for r in rs):
+        cells: dict[str, dict[float, Any]] = {}
+        for r in rs:
+            if _label(r) == chan:
+                cells.setdefault(r["variant"], {})[r["snr_db"]] = r.get(value)
+        lines += [f"**{chan}** — {value} against SNR (dB)", ""]
+        lines.append("| variant | " + " | ".join(f"{s:g}" for s in snrs) + " |")
+        lines.append("|---|" + "|".join("---" for _ in snrs) + "|")
+        for variant, by_snr in cells.items():
+            lines.append(f"| {variant} | " + " | ".join(_fmt(by_snr.get(s)) for s in snrs) + " |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def rows_as_strings(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
