@@ -23,6 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from semcom.channels import channel_label
 from semcom.eval.flops import count_params, param_bytes
 from semcom.eval.metrics import channel_bandwidth_ratio, compression_ratio
+from semcom.eval.segmentation import SegmentationMeter
 from semcom.latency import accuracy_within_deadline, get_profile, latency, shannon_rate_bps
 from semcom.systems import SplitSystem
 from semcom.train import fetch_batch
@@ -32,7 +33,9 @@ from semcom.train import fetch_batch
 class SystemMeasurement:
     """Per-sample results of running a system's real paths over a test set (``N`` samples)."""
 
-    correct: torch.Tensor  # bool [N]
+    #: bool ``[N]`` (classification: prediction right) or float ``[N]`` in ``[0, 1]``
+    #: (segmentation: the sample's pixel accuracy); the mean is the reported ``accuracy``.
+    correct: torch.Tensor
     payload_bits: torch.Tensor  # float [N], header included (0 when nothing is sent)
     estimated_bits: torch.Tensor | None  # float [N], body only, -log2 likelihood
     header_bits: float
@@ -46,6 +49,10 @@ class SystemMeasurement:
     correct_by_snr: dict[float, torch.Tensor] | None = None
     #: analog links: complex channel symbols per sample.
     channel_uses: int | None = None
+    #: segmentation: mean IoU over the set, per evaluation SNR (one key ``nan`` if SNR-independent).
+    miou_by_snr: dict[float, float] | None = None
+    #: simulated digital PHYs: what the link did per SNR (``system.last_stats`` after transmit).
+    link_stats_by_snr: dict[float, dict[str, float]] | None = None
 
     @property
     def accuracy(self) -> float:
@@ -56,6 +63,19 @@ class SystemMeasurement:
         if self.correct_by_snr is None:
             return self.correct
         return self.correct_by_snr[float(snr_db)]
+
+
+def sample_scores(system: SplitSystem, output: Any, targets: torch.Tensor) -> torch.Tensor:
+    """Per-sample score ``[B]``: classification — bool, argmax of logits ``[B, K]`` equals the
+    label; segmentation — float pixel accuracy of logits ``[B, K, H, W]`` against masks
+    ``[B, H, W]``. A system that simulates a digital PHY and could not deliver some samples
+    (``system.last_stats["valid"]``, bool ``[B]``, set by its last ``transmit``) scores them 0."""
+    hit = output.argmax(1) == targets
+    score = hit.flatten(1).float().mean(1) if system.task == "segmentation" else hit
+    delivered = (getattr(system, "last_stats", None) or {}).get("valid")
+    if delivered is not None and len(delivered) == len(score):
+        score = score & delivered if score.dtype == torch.bool else score * delivered
+    return score
 
 
 def _params(modules: list[torch.nn.Module]) -> tuple[int, int]:
@@ -94,15 +114,26 @@ def measure_analog(
     device_flops, symbols1 = _flops(system.analog_encode, x1, snr1)
     edge_flops, _ = _flops(system.analog_decode, symbols1, snr1)
     by_snr: dict[float, torch.Tensor] = {}
+    miou: dict[float, float] = {}
+    link_stats = getattr(system, "stats", None)  # simulated PHYs log what the link did per SNR
+    if link_stats is not None:
+        link_stats.reset()
     for snr in snr_db:
         g = _snr_generator(seed, float(snr))
         correct = []
+        meter = SegmentationMeter(system.ctx.num_classes) if system.task == "segmentation" else None
         for start in range(0, n, batch_size):
             x, y = fetch_batch(test_set, torch.arange(start, min(start + batch_size, n)))
             s = torch.full((len(x),), float(snr))
+            if hasattr(system, "last_stats"):
+                system.last_stats = {}
             output = system.transmit(x, s, ch, generator=g)
-            correct.append(output.argmax(1) == y)
+            correct.append(sample_scores(system, output, y))
+            if meter is not None:
+                meter.update(output, y)
         by_snr[float(snr)] = torch.cat(correct)
+        if meter is not None:
+            miou[float(snr)] = meter.compute()["miou"]
     device_params, device_bytes = _params(system.device_modules())
     edge_params, _ = _params(system.edge_modules())
     uses = system.channel_uses()
@@ -118,6 +149,8 @@ def measure_analog(
         device_param_bytes=device_bytes,
         correct_by_snr=by_snr,
         channel_uses=uses,
+        miou_by_snr=miou or None,
+        link_stats_by_snr=link_stats.summary() if link_stats is not None else None,
     )
     if timing_samples > 0:
         m.measured_s = time_system(system, test_set, timing_samples)
@@ -185,7 +218,7 @@ def measure_system(
         else:
             output = system.infer_local(x)
             bits.append(torch.zeros(len(x)))
-        correct.append(output.argmax(1) == y)
+        correct.append(sample_scores(system, output, y))
 
     device_params, device_bytes = _params(system.device_modules())
     edge_params, _ = _params(system.edge_modules())
@@ -346,6 +379,7 @@ def link_records(
                 "channel_label": channel_label(channel) if system.link != "none" else "none",
                 "snr_db": float(snr),
                 "accuracy": float(correct.float().mean()),
+                "metric": "pixel accuracy" if system.task == "segmentation" else "top-1 accuracy",
                 **ratio_fields,
                 "device_flops": m.device_flops,
                 "edge_flops": m.edge_flops,
@@ -365,6 +399,11 @@ def link_records(
                 "measured_s": dict(m.measured_s),
                 "samples": n,
             }
+            if m.miou_by_snr is not None:
+                record["miou"] = m.miou_by_snr.get(float(snr))
+            stats = m.link_stats_by_snr.get(float(snr)) if m.link_stats_by_snr else None
+            if stats:
+                record["link_stats"] = stats
             for key, value in described.items():  # e.g. k, bits, lambda; never shadow a field
                 record.setdefault(key, value)
             record["params"] = described

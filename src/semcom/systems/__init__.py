@@ -7,8 +7,10 @@ from semcom.systems import (  # noqa: F401  (registration side effects)
     aecnn,
     bottlenet,
     local,
+    lssc,
     offload,
     quantized_split,
+    sscc,
 )
 from semcom.systems.base import (
     BuildContext,
