@@ -5,7 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from semcom.report.tables import first_channel, markdown_table, snr_table, summary_rows
+from semcom.report.tables import (
+    DESIGN_TARGETS,
+    choose_design,
+    codec_design_rows,
+    codec_design_table,
+    first_channel,
+    markdown_table,
+    snr_table,
+    summary_rows,
+)
 
 
 def write_report(
@@ -32,6 +41,26 @@ def write_report(
         markdown_table(rows),
         "",
     ]
+    design = codec_design_rows(records)
+    if design:
+        chosen = choose_design(design)
+        t = DESIGN_TARGETS
+        parts += [
+            "## Codec design: depth × CBAM against the baseline",
+            "",
+            "Codec costs per image (encoder on the device; codec = encoder + decoder, without the "
+            "task network). Accuracy is the mean over the SNR sweep. Targets against the "
+            f"baseline: at least {t['flops_saving']:.0%} fewer codec FLOPs, at least "
+            f"{t['size_saving']:.0%} smaller, at most {100 * t['max_accuracy_loss']:.0f} points "
+            "less accuracy.",
+            "",
+            codec_design_table(design),
+            "",
+            f"Chosen: `{chosen['variant']}` (the most accurate design that meets the targets)."
+            if chosen
+            else "No design meets all targets.",
+            "",
+        ]
     by_snr = snr_table(records)
     if by_snr:
         parts += ["## Accuracy against SNR", "", by_snr]

@@ -220,8 +220,50 @@ class LSSC(SplitSystem):
             cbam=self.params.cbam,
             code_channels=self.layout.code_channels,
             code_channel_uses=self.layout.code_channel_uses,
+            **self.codec_costs(),
         )
         return out
+
+    @torch.no_grad()
+    def codec_costs(self) -> dict[str, int]:
+        """Cost of the codec alone (no task network), per image: ``encoder_flops`` /
+        ``codec_flops`` (encoder + decoder; ``torch.utils.flop_counter``, 2 FLOPs per MAC),
+        ``encoder_params`` / ``codec_params`` and ``encoder_bytes`` / ``codec_bytes`` (float32
+        parameters and buffers, bytes)."""
+        from torch.utils.flop_counter import FlopCounterMode
+
+        x = torch.rand(1, self.ctx.in_channels, *self.ctx.image_size)
+        snr = torch.zeros(1)
+        was_training = self.training
+        self.eval()
+        try:
+            with FlopCounterMode(display=False) as enc:
+                reals = self.encoder(x, snr)
+            with FlopCounterMode(display=False) as dec:
+                self.decoder(reals, snr)
+        finally:
+            self.train(was_training)
+
+        def size(*modules: nn.Module) -> tuple[int, int]:
+            params = sum(p.numel() for m in modules for p in m.parameters())
+            nbytes = sum(
+                t.numel() * t.element_size()
+                for m in modules
+                for t in [*m.parameters(), *m.buffers()]
+            )
+            return params, nbytes
+
+        enc_params, enc_bytes = size(self.encoder)
+        codec_params, codec_bytes = size(self.encoder, self.decoder)
+        enc_flops = int(enc.get_total_flops())
+        return {
+            "encoder_flops": enc_flops,
+            "codec_flops": enc_flops + int(dec.get_total_flops()),
+            "encoder_params": enc_params,
+            "codec_params": codec_params,
+            "encoder_bytes": enc_bytes,
+            "codec_bytes": codec_bytes,
+        }
 
     # --- training graph ------------------------------------------------------------------------
     def _snr(self, snr_db: float | torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
