@@ -303,3 +303,86 @@ def test_several_evaluation_channels_give_records_and_plots_per_channel(tmp_path
     cfg.write_text(yaml.safe_dump(bad))
     result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(tmp_path / "o2")])
     assert result.exit_code != 0 and "eval.channel" in result.output and "entry 1" in result.output
+
+
+CODECS = {
+    **ALL_SYSTEMS,
+    "experiment": "codecs",
+    "systems": [
+        {"name": "lssc", "depth": 2, "cbam": [True, False], "width": 8, "cbr": 1.0},
+        {"name": "unet", "width": 8, "cbr": 1.0},
+        {"name": "sscc", "source": "webp", "qam": 16, "ldpc_rate": "1/2", "cbr": 1.0},
+        {"name": "capacity", "source": "webp", "cbr": 1.0},
+    ],
+    "train": {
+        "backbone": {"epochs": 0.5, "lr": 0.003},
+        "stages": [
+            {
+                "name": "codec",
+                "systems": ["lssc", "unet"],
+                "trainable": ["encoder", "decoder"],
+                "losses": {"task": 1.0, "feature": 1.0},
+                "epochs": 0.5,
+                "lr": 0.003,
+                "snr_db": [-10, 20],
+            }
+        ],
+    },
+}
+
+
+def test_lssc_against_separate_coding_end_to_end(tmp_path: Path) -> None:
+    cfg = tmp_path / "codecs.yaml"
+    cfg.write_text(yaml.safe_dump({**CODECS, "eval": {**CODECS["eval"], "snr_db": [-10, 30]}}))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    records = json.loads((out / "metrics.json").read_text())["records"]
+    uses = {r["channel_uses"] for r in records}
+    assert uses == {28 * 28}  # every codec at the same channel uses
+    for r in records:
+        assert REQUIRED <= set(r)
+        if r["system"] in ("lssc", "unet"):
+            assert {"depth", "cbam", "codec_flops", "codec_bytes"} <= set(r)
+        if r["system"] == "sscc":
+            assert (r["source"], r["qam"], r["ldpc_rate"]) == ("webp", 16, 0.5)
+            assert r["link_stats"]["samples"] == r["samples"]
+    sscc = {r["snr_db"]: r for r in records if r["system"] == "sscc"}
+    # 16-QAM rate 1/2 cannot be decoded at -10 dB: nothing delivered, nothing right (the cliff)
+    assert sscc[-10.0]["accuracy"] == 0 and sscc[-10.0]["link_stats"]["delivered_rate"] == 0
+    assert sscc[30.0]["link_stats"]["bler"] == 0 and sscc[30.0]["accuracy"] > 0
+    report = (out / "report.md").read_text()
+    assert "depth × CBAM" in report and "Accuracy against SNR" in report
+
+
+def test_segmentation_codec_reports_pixel_accuracy_and_miou(tmp_path: Path) -> None:
+    seg = {
+        "experiment": "seg",
+        "data": {
+            "name": "synthetic-segmentation",
+            "batch_size": 32,
+            "train_subset": 256,
+            "test_subset": 64,
+        },  # fmt: skip
+        "systems": [{"name": "lssc", "task": "segmentation", "depth": 2, "width": 8}],
+        "train": {
+            "backbone": {"epochs": 0},
+            "stages": [
+                {
+                    "name": "codec",
+                    "trainable": ["encoder", "decoder"],
+                    "epochs": 1,
+                    "lr": 0.003,
+                    "snr_db": [0, 20],
+                    "bn_batches": 0,
+                }
+            ],  # fmt: skip
+        },
+        "eval": {"channel": {"name": "awgn"}, "snr_db": [20.0], "timing_samples": 0},
+    }
+    cfg = tmp_path / "seg.yaml"
+    cfg.write_text(yaml.safe_dump(seg))
+    result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    (r,) = json.loads((tmp_path / "out" / "metrics.json").read_text())["records"]
+    assert r["metric"] == "pixel accuracy" and 0 <= r["miou"] <= 1 and 0 < r["accuracy"] <= 1

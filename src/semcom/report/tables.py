@@ -6,7 +6,7 @@ from typing import Any
 
 COLUMNS: list[tuple[str, str]] = [
     ("variant", "system"),
-    ("accuracy", "top-1"),
+    ("accuracy", "accuracy"),
     ("payload_bits", "bits/sample"),
     ("estimated_bits", "est. body bits"),
     ("compression_ratio", "ratio"),
