@@ -1,18 +1,11 @@
-"""Segmentation scores with torchmetrics: pixel accuracy and mean IoU (mIoU).
+"""Data-set-level segmentation scores: pixel accuracy and mean IoU (mIoU), over batches.
 
 Inputs are per-pixel class logits ``[B, K, H, W]`` (or predicted labels ``[B, H, W]``) and
-integer masks ``[B, H, W]``; pixels whose mask equals ``ignore_index`` are left out.
-
-* **pixel accuracy**: correctly labelled pixels / all (non-ignored) pixels, over the whole set
-  (``MulticlassAccuracy(average="micro")``);
-* **mIoU**: per class ``|pred ∩ true| / |pred ∪ true|`` over the whole set, averaged over the
-  classes (``MulticlassJaccardIndex(average="macro")``); a class absent from both predictions and
-  masks scores ``zero_division`` (0) in torchmetrics and is therefore *left out* here by
-  averaging the per-class scores of the classes present instead.
-
-:class:`SegmentationMeter` accumulates batches (data-set-level scores, the usual benchmark
-definition); :func:`segmentation_scores` scores one batch. torchmetrics is imported on first use
-(it takes seconds to import).
+integer masks ``[B, H, W]``; pixels whose mask equals ``ignore_index`` are left out. The
+definitions are :func:`semcom.eval.metrics.pixel_accuracy` and :func:`~semcom.eval.metrics.mean_iou`
+(classes absent from both predictions and masks are left out of the mean; tested equal to
+torchmetrics' confusion matrix). :class:`SegmentationMeter` sums one confusion matrix over the
+batches (the usual benchmark definition); :func:`segmentation_scores` scores one batch.
 """
 
 from __future__ import annotations
@@ -21,21 +14,11 @@ from typing import Any
 
 import torch
 
-
-def _labels(preds: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """Predicted labels ``[B, H, W]`` from logits ``[B, K, H, W]`` or labels of the masks' shape."""
-    if preds.dim() == masks.dim() + 1:
-        preds = preds.argmax(1)
-    if preds.shape != masks.shape:
-        raise ValueError(
-            f"expected logits [B, K, H, W] or labels [B, H, W] for masks [B, H, W], got "
-            f"{tuple(preds.shape)} and {tuple(masks.shape)}"
-        )
-    return preds.long()
+from semcom.eval.metrics import mean_iou, pixel_accuracy, segmentation_confusion
 
 
 class SegmentationMeter:
-    """Running pixel accuracy and mIoU over batches (torchmetrics states, summed counts).
+    """Running pixel accuracy and mIoU over batches (a summed ``[K, K]`` confusion matrix).
 
     Args:
         num_classes: ``K`` (background included).
@@ -49,50 +32,31 @@ class SegmentationMeter:
     """
 
     def __init__(self, num_classes: int, ignore_index: int | None = 255) -> None:
-        from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
-
         if num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {num_classes}")
         self.num_classes = num_classes
         self.ignore_index = ignore_index
-        self._accuracy = MulticlassAccuracy(
-            num_classes, average="micro", multidim_average="global", ignore_index=ignore_index
-        )
-        self._iou = MulticlassJaccardIndex(num_classes, average="none", ignore_index=ignore_index)
-        self._present = torch.zeros(num_classes, dtype=torch.bool)
+        self._confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
 
     def update(self, preds: torch.Tensor, masks: torch.Tensor) -> None:
         """Add a batch: ``preds`` logits ``[B, K, H, W]`` or labels ``[B, H, W]``, ``masks``
         ``[B, H, W]`` (int)."""
-        labels = _labels(preds.detach().cpu(), masks.cpu()).reshape(-1)
-        truth = masks.detach().cpu().long().reshape(-1)
-        if self.ignore_index is not None:
-            keep = truth != self.ignore_index
-            seen = torch.cat([labels[keep], truth[keep]])
-        else:
-            seen = torch.cat([labels, truth])
-        if seen.numel():
-            self._present |= (
-                torch.bincount(seen, minlength=self.num_classes)[: self.num_classes] > 0
-            )
-        self._accuracy.update(labels, truth)
-        self._iou.update(labels, truth)
+        self._confusion += segmentation_confusion(
+            preds.detach().cpu(), masks.detach().cpu(), self.num_classes, self.ignore_index
+        )
 
     def compute(self) -> dict[str, float]:
         """``{"pixel_accuracy": ..., "miou": ...}`` over everything added so far."""
-        if not bool(self._present.any()):
+        if int(self._confusion.sum()) == 0:
             raise ValueError("no (non-ignored) pixels were added; scores are undefined")
-        per_class = self._iou.compute()
         return {
-            "pixel_accuracy": float(self._accuracy.compute()),
-            "miou": float(per_class[self._present].mean()),
+            "pixel_accuracy": pixel_accuracy(self._confusion),
+            "miou": mean_iou(self._confusion),
         }
 
     def reset(self) -> None:
         """Forget every batch added."""
-        self._accuracy.reset()
-        self._iou.reset()
-        self._present.zero_()
+        self._confusion.zero_()
 
 
 def segmentation_scores(

@@ -12,18 +12,16 @@ ratio follows DESIGN.md: the split is the input, so it is ``32·C·H·W / payloa
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import ClassVar
 
 import torch
 from pydantic import Field
-from torch import nn
 
-from semcom.backbones import build_backbone
 from semcom.coding import Payload, PayloadError, decode_image, encode_image
 from semcom.coding.image_codecs import ImageCodecError, float_to_uint8
-from semcom.systems.base import BuildContext, SplitSystem, SystemOutput, SystemParams
+from semcom.systems.base import SystemParams
+from semcom.systems.edge_model import WholeModelAtEdge
 from semcom.systems.registry import register_system
 
 
@@ -37,33 +35,10 @@ class LossyParams(SystemParams):
     quality: int = Field(75, ge=1, le=100, description="codec quality, 1 (smallest) .. 100")
 
 
-class _Offload(SplitSystem):
+class _Offload(WholeModelAtEdge):
     """Shared body: the whole backbone at the edge; subclasses say how pixels become bytes."""
 
     codec: ClassVar[str] = "raw"
-
-    def __init__(self, params: SystemParams, ctx: BuildContext) -> None:
-        super().__init__(params, ctx)
-        backbone = build_backbone(ctx.backbone, ctx.in_channels, ctx.num_classes)
-        self.head, self.tail = backbone.split(ctx.split_after)
-        self.image_shape = (ctx.in_channels, *ctx.image_size)
-
-    def roles(self) -> dict[str, nn.Module]:
-        return {"head": self.head, "tail": self.tail}
-
-    def device_modules(self) -> list[nn.Module]:
-        return []
-
-    def edge_modules(self) -> list[nn.Module]:
-        return [self.head, self.tail]
-
-    def split_elements(self) -> int:
-        return math.prod(self.image_shape)
-
-    def forward(
-        self, x: torch.Tensor, snr_db: torch.Tensor | None = None, path: str = "full"
-    ) -> SystemOutput:
-        return SystemOutput(self.tail(self.head(x)))
 
     def _quality(self) -> int | None:
         return getattr(self.params, "quality", None)

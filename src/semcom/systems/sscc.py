@@ -47,7 +47,6 @@ import torch
 from pydantic import Field, field_validator
 from torch import nn
 
-from semcom.backbones import build_backbone
 from semcom.channels import as_per_sample_snr, snr_db_to_n0
 from semcom.sscc.capacity import capacity_bits, genie_capacity_bytes, pack_bytes, unpack_bytes
 from semcom.sscc.framing import deframe, frame_batch
@@ -62,7 +61,8 @@ from semcom.sscc.source import (
     build_source_coder,
 )
 from semcom.sscc.stats import StatsLog, batch_summary
-from semcom.systems.base import BuildContext, SplitSystem, SystemOutput, SystemParams
+from semcom.systems.base import BuildContext, SystemParams
+from semcom.systems.edge_model import WholeModelAtEdge
 from semcom.systems.registry import SystemConfigError, register_system
 
 _FEATURES_MSG = (
@@ -108,16 +108,13 @@ class SSCCParams(CapacityParams):
         return parse_rate(value)
 
 
-class _SourceChannelBaseline(SplitSystem):
+class _SourceChannelBaseline(WholeModelAtEdge):
     """Shared body: whole backbone at the edge on the decoded image, stats bookkeeping."""
 
     link = "analog"
 
     def __init__(self, params: CapacityParams, ctx: BuildContext) -> None:
         super().__init__(params, ctx)
-        backbone = build_backbone(ctx.backbone, ctx.in_channels, ctx.num_classes)
-        self.head, self.tail = backbone.split(ctx.split_after)
-        self.image_shape = (ctx.in_channels, *ctx.image_size)
         try:
             self.source: ImageSourceCoder = build_source_coder(params.source, self.image_shape)
         except SourceNotImplementedError as exc:  # the validator catches it first
@@ -133,29 +130,9 @@ class _SourceChannelBaseline(SplitSystem):
         #: statistics of the last :meth:`transmit` (per-sample tensors and ``summary``).
         self.last_stats: dict[str, Any] = {}
 
-    # --- structure -----------------------------------------------------------------------------
-    def roles(self) -> dict[str, nn.Module]:
-        return {"head": self.head, "tail": self.tail}
-
-    def device_modules(self) -> list[nn.Module]:
-        return []
-
-    def edge_modules(self) -> list[nn.Module]:
-        return [self.head, self.tail]
-
-    def split_elements(self) -> int:
-        return math.prod(self.image_shape)
-
     def channel_uses(self) -> int:
         """Complex channel symbols per sample, ``round(cbr · C · H · W)``."""
         return self.n_cu
-
-    def forward(
-        self, x: torch.Tensor, snr_db: torch.Tensor | None = None, path: str = "full"
-    ) -> SystemOutput:
-        """Training graph: the unsplit backbone on clean images (the link is not trained)."""
-        self.check_path(path)
-        return SystemOutput(self.tail(self.head(x)))
 
     # --- edge ------------------------------------------------------------------------------------
     def _classify(self, images: list[torch.Tensor | None]) -> tuple[torch.Tensor, torch.Tensor]:
