@@ -56,7 +56,8 @@ def write_report(
             "",
             codec_design_table(design),
             "",
-            f"Chosen: `{chosen['variant']}` (the most accurate design that meets the targets)."
+            f"Chosen: `{chosen['variant']}` (the most accurate CBAM design that meets the "
+            "targets; `cbam: false` rows are the ablation)."
             if chosen
             else "No design meets all targets.",
             "",

@@ -170,9 +170,10 @@ def codec_design_rows(
 
 
 def choose_design(rows: list[dict[str, Any]], candidate: str = "lssc") -> dict[str, Any] | None:
-    """The chosen design: among the ``candidate`` rows that meet :data:`DESIGN_TARGETS` against
-    the baseline, the most accurate (ties: fewer codec FLOPs); ``None`` if none meets them."""
-    ok = [r for r in rows if r["system"] == candidate and r.get("meets")]
+    """The chosen design: among the ``candidate`` rows with CBAM (LSSC is the attention UNet;
+    ``cbam: false`` rows are the ablation) that meet :data:`DESIGN_TARGETS` against the
+    baseline, the most accurate (ties: fewer codec FLOPs); ``None`` if none meets them."""
+    ok = [r for r in rows if r["system"] == candidate and r.get("meets") and r.get("cbam")]
     return max(ok, key=lambda r: (r["accuracy_mean"], -r["codec_flops"])) if ok else None
 
 
