@@ -83,6 +83,11 @@ def _snr_series(
         ax.set_yscale("log")
     if unit_y:
         ax.set_ylim(0, 1)
+    return _finish_snr_axes(fig, ax, path, ylabel, columns)
+
+
+def _finish_snr_axes(fig: Any, ax: Any, path: Path, ylabel: str, columns: int) -> Path:
+    """SNR x-axis label, grid, legend outside on the right in ``columns`` columns; save, close."""
     ax.set_xlabel("SNR (dB)")
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)
@@ -251,15 +256,8 @@ def accuracy_vs_snr(records: list[dict[str, Any]], path: Path) -> Path | None:
         ax.plot([p[0] for p in envelope], [p[1] for p in envelope], "k-", lw=2.5, alpha=0.6,
                 label="sscc, best MCS per SNR")  # fmt: skip
     ax.set_ylim(0, 1)
-    ax.set_xlabel("SNR (dB)")
-    ax.set_ylabel(rs[0].get("metric", "top-1 accuracy"))
     ax.set_title(rs[0].get("channel_label", ""), fontsize=9)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=5, ncol=columns, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _finish_snr_axes(fig, ax, path, rs[0].get("metric", "top-1 accuracy"), columns)
 
 
 def _slug(text: str) -> str:
