@@ -233,14 +233,22 @@ class ImageSourceCoder:
         return torch.full(self.image_shape, MID_GREY, dtype=torch.uint8)
 
 
-def build_source_coder(name: str, image_shape: tuple[int, int, int]) -> ImageSourceCoder:
-    """The source coder called ``name`` for images of ``image_shape``; ``features`` raises
-    :class:`SourceNotImplementedError`, other names ``ValueError`` listing the allowed ones."""
+def check_source_name(name: str) -> str:
+    """``name`` if it is an implemented source coder; ``features`` (reserved) raises
+    :class:`SourceNotImplementedError`, any other name ``ValueError`` listing the allowed ones.
+    The one place both the systems' parameter validation and :func:`build_source_coder` ask."""
     if name == "features":
         raise SourceNotImplementedError(
-            "source 'features' (sending a network feature) is not implemented yet; use "
+            "source 'features' is not implemented yet (sending a network feature); use "
             "'jpeg' or 'webp' (extension point: semcom.sscc.source.SourceCoder)"
         )
     if name not in IMPLEMENTED_SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCE_NAMES)}, got {name!r}")
+    return name
+
+
+def build_source_coder(name: str, image_shape: tuple[int, int, int]) -> ImageSourceCoder:
+    """The source coder called ``name`` for images of ``image_shape`` (names checked by
+    :func:`check_source_name`)."""
+    check_source_name(name)
     return ImageSourceCoder(name, image_shape)  # type: ignore[arg-type]

@@ -57,24 +57,13 @@ from semcom.sscc.phy import DigitalPHY
 from semcom.sscc.source import (
     ImageSourceCoder,
     SourceChoice,
-    SourceNotImplementedError,
     build_source_coder,
+    check_source_name,
 )
 from semcom.sscc.stats import StatsLog, batch_summary
 from semcom.systems.base import BuildContext, SystemParams
 from semcom.systems.edge_model import WholeModelAtEdge
 from semcom.systems.registry import SystemConfigError, register_system
-
-_FEATURES_MSG = (
-    "source 'features' is not implemented yet; use 'jpeg' or 'webp' "
-    "(extension point: semcom.sscc.source.SourceCoder)"
-)
-
-
-def _check_source(value: str) -> str:
-    if value == "features":
-        raise ValueError(_FEATURES_MSG)
-    return value
 
 
 class CapacityParams(SystemParams):
@@ -87,7 +76,7 @@ class CapacityParams(SystemParams):
         0.25, gt=0, le=16, description="channel uses per source element: n_cu = round(cbr·C·H·W)"
     )
 
-    _source = field_validator("source")(_check_source)
+    _source = field_validator("source")(check_source_name)
 
 
 class SSCCParams(CapacityParams):
@@ -115,10 +104,7 @@ class _SourceChannelBaseline(WholeModelAtEdge):
 
     def __init__(self, params: CapacityParams, ctx: BuildContext) -> None:
         super().__init__(params, ctx)
-        try:
-            self.source: ImageSourceCoder = build_source_coder(params.source, self.image_shape)
-        except SourceNotImplementedError as exc:  # the validator catches it first
-            raise SystemConfigError(f"{self.name}.source: {exc}") from None
+        self.source: ImageSourceCoder = build_source_coder(params.source, self.image_shape)
         self.n_cu = round(params.cbr * math.prod(self.image_shape))
         if self.n_cu < 1:
             raise SystemConfigError(
