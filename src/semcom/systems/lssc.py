@@ -48,7 +48,7 @@ from torch.nn import functional as F
 from semcom.backbones import build_backbone
 from semcom.channels import as_per_sample_snr
 from semcom.nn.jscc import JSCCLink
-from semcom.nn.unet import UNetDecoder, UNetEncoder, unet_layout
+from semcom.nn.unet import UNetCodec, UNetDecoder, UNetEncoder, UNetLayout
 from semcom.systems.base import BuildContext, SplitSystem, SystemOutput, SystemParams
 from semcom.systems.registry import SystemConfigError, register_system
 
@@ -151,30 +151,41 @@ class LSSC(SplitSystem):
         if segmentation:
             self.task = "segmentation"  # type: ignore[misc]
         try:
-            self.layout = unet_layout(
+            #: the UNet codec: encoder (device), JSCC link over ``train_channel``, decoder (edge).
+            self.codec = UNetCodec(
                 ctx.in_channels,
                 ctx.image_size,
+                ctx.num_classes if segmentation else ctx.in_channels,
                 depth=params.depth,
                 width=params.width,
                 max_width=params.max_width,
-                cbr=params.cbr,
+                cbam=params.cbam,
                 skips=params.skips,
                 skip_channels=params.skip_channels,
+                cbr=params.cbr,
+                snr_adaptive=params.snr_adaptive,
+                output="logits" if segmentation else "image",
+                channel=params.train_channel,
             )
         except ValueError as exc:
             raise SystemConfigError(f"{self.name}: {exc}") from None
-        self.encoder = UNetEncoder(self.layout, cbam=params.cbam, snr_adaptive=params.snr_adaptive)
-        self.decoder = UNetDecoder(
-            self.layout,
-            ctx.num_classes if segmentation else ctx.in_channels,
-            output="logits" if segmentation else "image",
-            snr_adaptive=params.snr_adaptive,
-        )
-        self.channel = JSCCLink(params.train_channel)
         self.classifier: TaskNetwork | None = None
         if not segmentation:
             backbone = build_backbone(ctx.backbone, ctx.in_channels, ctx.num_classes)
             self.classifier = TaskNetwork(*backbone.split(ctx.split_after))
+
+    @property
+    def layout(self) -> UNetLayout:
+        """The codec's geometry (code channels, channel uses)."""
+        return self.codec.layout
+
+    @property
+    def encoder(self) -> UNetEncoder:
+        return self.codec.encoder
+
+    @property
+    def decoder(self) -> UNetDecoder:
+        return self.codec.decoder
 
     # --- structure -----------------------------------------------------------------------------
     def roles(self) -> dict[str, nn.Module]:
@@ -283,12 +294,9 @@ class LSSC(SplitSystem):
         if path == "bypass":
             if self.classifier is not None:
                 return SystemOutput(self.classifier(x))
-            reals = self.encoder(x, None)
-            noiseless = JSCCLink.decode(JSCCLink.encode(reals), reals.shape).to(reals.dtype)
-            return SystemOutput(self.decoder(noiseless, None))
+            return SystemOutput(self.codec(x, None))  # noiseless link
         snr = self._snr(snr_db, x)
-        received = self.channel(self.encoder(x, snr), snr)
-        decoded = self.decoder(received, snr)
+        decoded = self.codec(x, snr)
         if self.classifier is None:
             return SystemOutput(decoded)
         return SystemOutput(self.classifier(decoded), extras={"feature": x, "feature_hat": decoded})
@@ -322,7 +330,7 @@ class LSSC(SplitSystem):
         """The decoder's output through the training channel at ``snr_db`` (float or ``[B]``,
         dB): the reconstructed image ``[B, C, H, W]`` (or segmentation logits)."""
         snr = as_per_sample_snr(snr_db, len(x), device=x.device)
-        return self.decoder(self.channel(self.encoder(x, snr), snr), snr)
+        return self.codec(x, snr)
 
 
 @register_system("unet")
