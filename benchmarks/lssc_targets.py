@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import report  # noqa: E402
 
 from semcom.config import load_yaml, parse_config  # noqa: E402
-from semcom.report.tables import (  # noqa: E402
+from semcom.report.codec_design import (  # noqa: E402
     DESIGN_TARGETS,
     choose_design,
     codec_design_rows,

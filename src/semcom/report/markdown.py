@@ -5,16 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from semcom.report.tables import (
+from semcom.report.codec_design import (
     DESIGN_TARGETS,
     choose_design,
     codec_design_rows,
     codec_design_table,
-    first_channel,
-    markdown_table,
-    snr_table,
-    summary_rows,
 )
+from semcom.report.tables import first_channel, markdown_table, snr_table, summary_rows
 
 
 def write_report(
