@@ -29,6 +29,7 @@ from semcom.data import build_dataset, take_first
 from semcom.eval.evaluate import link_records, measure_system
 from semcom.pretrained import WeightsError, resolve_weights
 from semcom.report import all_plots, write_metrics, write_report
+from semcom.runtime.store import save_system
 from semcom.systems import BuildContext, SplitSystem, build_system
 from semcom.train import (
     Phase,
@@ -182,6 +183,8 @@ def run_experiment(
             )
             report_phase(f"{vid}:{phase.name}", result)
         system.prepare_for_coding()
+        if distributed.is_main():
+            save_system(system, out, vid)  # what `semcom serve` / `semcom export` load
         log(f"evaluating {vid}")
         records += evaluate_variant(
             cfg, system, test_set, ctx, extra={"variant": vid, "lambda": rate_weight}

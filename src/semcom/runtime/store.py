@@ -1,0 +1,82 @@
+"""Trained systems saved in a run directory, in a form a server or an exporter can rebuild.
+
+Every variant an experiment trains is written, after :meth:`SplitSystem.prepare_for_coding`, to
+``RUN_DIR/models/<variant id>.safetensors``: the whole state dict (weights, batch-norm statistics,
+entropy-model CDF tables) plus, in the safetensors metadata, what rebuilding it needs — the system
+name, its parameters and the :class:`~semcom.systems.BuildContext` — as JSON. Nothing is unpickled;
+loading needs neither the data set nor the config.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+from semcom.systems import BuildContext, SplitSystem, build_system
+from semcom.train import save_weights
+
+MODELS_DIR = "models"
+_FORMAT = "semcom-system/1"
+
+
+class StoreError(ValueError):
+    """A run directory or a stored system cannot be loaded; the message says which file and why."""
+
+
+@dataclass(frozen=True)
+class StoredSystem:
+    """One loaded variant: its id (file stem), the rebuilt system (eval mode) and its params."""
+
+    variant: str
+    system: SplitSystem
+    params: dict[str, Any]
+
+
+def save_system(system: SplitSystem, run_dir: str | Path, variant: str) -> Path:
+    """Write ``system`` (already prepared for coding) to ``run_dir/models/<variant>.safetensors``."""
+    meta = {
+        "format": _FORMAT,
+        "system": system.name,
+        "params": json.dumps(system.params.model_dump(by_alias=True, mode="json")),
+        "context": json.dumps(asdict(system.ctx)),
+    }
+    return save_weights(system, Path(run_dir) / MODELS_DIR / f"{variant}.safetensors", meta)
+
+
+def load_system(path: str | Path) -> StoredSystem:
+    """Rebuild the system stored in ``path`` (see the module docstring); eval mode, CPU."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        if meta.get("format") != _FORMAT:
+            raise StoreError(f"{path}: not a stored semcom system (format {meta.get('format')!r})")
+        params = json.loads(meta["params"])
+        ctx_fields = json.loads(meta["context"])
+        ctx_fields["image_size"] = tuple(ctx_fields["image_size"])
+        ctx = BuildContext(**ctx_fields)
+        system = build_system(meta["system"], params, ctx)
+        system.load_state_dict(load_file(str(path)))
+    except StoreError:
+        raise
+    except (OSError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise StoreError(f"{path}: cannot load the stored system: {exc}") from exc
+    system.eval()
+    return StoredSystem(path.stem, system, params)
+
+
+def load_run(run_dir: str | Path) -> dict[str, StoredSystem]:
+    """Every stored variant of ``run_dir`` by variant id (sorted); ``StoreError`` if none."""
+    folder = Path(run_dir) / MODELS_DIR
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        raise StoreError(
+            f"{folder}: no stored systems; run `semcom run CONFIG --out {run_dir}` first "
+            "(runs write one file per trained variant there)"
+        )
+    return {f.stem: load_system(f) for f in files}
