@@ -38,7 +38,7 @@ class StoredSystem:
 
 
 def save_system(system: SplitSystem, run_dir: str | Path, variant: str) -> Path:
-    """Write ``system`` (already prepared for coding) to ``run_dir/models/<variant>.safetensors``."""
+    """Write ``system`` (prepared for coding) to ``run_dir/models/<variant>.safetensors``."""
     meta = {
         "format": _FORMAT,
         "system": system.name,
