@@ -15,7 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-LOSS_TERMS = ("task", "rate", "feature")
+LOSS_TERMS = ("task", "rate", "feature", "distill")
 
 
 class ConfigError(ValueError):
@@ -52,6 +52,9 @@ class OptimConfig(_Section):
     lr: float = Field(1e-3, gt=0)
     optimizer: Literal["adam", "sgd"] = "adam"
     weight_decay: float = Field(0.0, ge=0)
+    schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="learning rate over the phase: constant, or cosine decay to 0"
+    )
 
 
 class StageConfig(OptimConfig):

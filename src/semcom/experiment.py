@@ -340,6 +340,7 @@ def _shared_backbone(
         lr=b.lr,
         optimizer=b.optimizer,
         weight_decay=b.weight_decay,
+        schedule=b.schedule,
         trainable="all",
         losses={"task": 1.0},
         path="bypass",

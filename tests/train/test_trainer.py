@@ -129,3 +129,69 @@ def test_batchnorm_recalibration_matches_the_data_statistics(
         pre = conv(normalize(x))  # 8 batches of 64 cover the 512 samples exactly once
     torch.testing.assert_close(stem_bn.running_mean, pre.mean(dim=(0, 2, 3)), atol=1e-4, rtol=1e-4)
     assert stem_bn.momentum == 0.1  # restored
+
+
+def test_distillation_pulls_the_split_system_towards_the_unsplit_teacher(
+    tiny_ctx: BuildContext, tiny_data, tmp_path: Path
+) -> None:
+    from semcom.train.losses import distillation_loss
+
+    logits = torch.randn(8, 4)
+    assert float(distillation_loss(logits, logits)) == pytest.approx(0.0, abs=1e-6)
+    assert float(distillation_loss(logits, logits.flip(1))) > 0.01
+
+    torch.manual_seed(0)
+    system = build_system("quantized-split", {"channels": 2, "bits": 2}, tiny_ctx)
+    backbone = Phase("backbone", epochs=2, lr=1e-2, path="bypass")  # a confident teacher
+    train_phase(system, backbone, tiny_data[0], batch_size=32, seed=0, ckpt_dir=tmp_path)
+    x, _ = fetch_batch(tiny_data[1], torch.arange(128))
+
+    def gap() -> float:
+        system.eval()
+        with torch.no_grad():
+            teacher = system(x, path="bypass").output
+            return float(distillation_loss(system(x).output, teacher))
+
+    before = gap()
+    phase = Phase(
+        "distill",
+        epochs=3,
+        lr=1e-2,
+        trainable=["encoder", "entropy", "decoder"],
+        losses={"distill": 1.0},
+        schedule="cosine",
+    )
+    result = train_phase(system, phase, tiny_data[0], batch_size=32, seed=0, ckpt_dir=tmp_path)
+    assert set(result.terms) == {"distill"}
+    assert gap() < 0.5 * before
+
+
+def test_distillation_needs_a_classifier_with_a_bypass(tmp_path: Path) -> None:
+    ctx = BuildContext(3, 3, (16, 16), "resnet-small", "layer1", "synthetic-segmentation")
+    system = build_system("lssc", {"task": "segmentation", "depth": 1, "width": 8}, ctx)
+    data = torch.utils.data.TensorDataset(torch.rand(8, 3, 16, 16), torch.zeros(8, 16, 16).long())
+    phase = Phase("d", epochs=1, lr=1e-3, losses={"task": 1.0, "distill": 1.0})
+    with pytest.raises(ValueError, match="'distill'.*classification"):
+        train_phase(system, phase, data, batch_size=4, seed=0, ckpt_dir=tmp_path)
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_zero(
+    tiny_ctx: BuildContext, tiny_data, tmp_path: Path
+) -> None:
+    seen: list[float] = []
+    torch.manual_seed(0)
+    system = build_system("quantized-split", {"channels": 2, "bits": 2}, tiny_ctx)
+    original = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):  # records the learning rate each step uses
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    torch.optim.Adam.step = spy  # type: ignore[method-assign]
+    try:
+        phase = Phase("c", epochs=1, lr=0.01, schedule="cosine")
+        train_phase(system, phase, tiny_data[0], batch_size=64, seed=0, ckpt_dir=tmp_path)
+    finally:
+        torch.optim.Adam.step = original  # type: ignore[method-assign]
+    assert seen[0] == pytest.approx(0.01) and len(seen) == 8
+    assert all(a > b for a, b in zip(seen, seen[1:])) and seen[-1] < 0.01 * 0.05

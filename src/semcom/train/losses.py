@@ -8,6 +8,10 @@ Terms (weights come from the stage config):
   learned image compression), so one weight means the same across image sizes.
 * ``feature`` — MSE between the edge's reconstruction of the split feature and the feature itself
   (the target is detached: the decoder learns to match the head, not the other way round).
+* ``distill`` — knowledge distillation: ``T^2 · KL(softmax(teacher/T) ‖ softmax(student/T))``
+  with ``T = DISTILL_TEMPERATURE``, where the teacher logits are the unsplit network's (the
+  trainer runs a frozen copy of the system's ``bypass`` path, taken at the start of the stage).
+  Classification only.
 """
 
 from __future__ import annotations
@@ -20,6 +24,21 @@ import torch.nn.functional as F
 
 from semcom.systems import SystemOutput
 
+#: softening temperature of the ``distill`` term.
+DISTILL_TEMPERATURE = 2.0
+
+
+def distillation_loss(
+    student: torch.Tensor, teacher: torch.Tensor, temperature: float = DISTILL_TEMPERATURE
+) -> torch.Tensor:
+    """``T^2 · KL(softmax(teacher/T) ‖ softmax(student/T))`` averaged over the batch; logits
+    ``[B, K]``. Zero when the student's logits equal the teacher's."""
+    t = temperature
+    log_p_student = F.log_softmax(student / t, dim=1)
+    log_p_teacher = F.log_softmax(teacher.detach() / t, dim=1)
+    kl = F.kl_div(log_p_student, log_p_teacher, log_target=True, reduction="batchmean")
+    return kl * t * t
+
 
 def stage_loss(
     out: SystemOutput,
@@ -27,8 +46,12 @@ def stage_loss(
     weights: dict[str, float],
     pixels_per_sample: int,
     task_loss: Callable[[Any, Any], torch.Tensor] = F.cross_entropy,
+    teacher_output: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Weighted sum of the stage's terms and each term's value (for logging)."""
+    """Weighted sum of the stage's terms and each term's value (for logging).
+
+    ``teacher_output`` (logits ``[B, K]``) is required when the ``distill`` weight is positive.
+    """
     terms: dict[str, torch.Tensor] = {}
     if weights.get("task", 0.0) > 0:
         terms["task"] = task_loss(out.output, targets)
@@ -40,6 +63,10 @@ def stage_loss(
         if "feature" not in out.extras or "feature_hat" not in out.extras:
             raise ValueError("stage asks for a 'feature' loss but the system exposes no feature")
         terms["feature"] = F.mse_loss(out.extras["feature_hat"], out.extras["feature"].detach())
+    if weights.get("distill", 0.0) > 0:
+        if teacher_output is None:
+            raise ValueError("stage asks for a 'distill' loss but no teacher output was given")
+        terms["distill"] = distillation_loss(out.output, teacher_output)
     if not terms:
         raise ValueError("stage has no loss term with a positive weight")
     total = sum(weights[k] * v for k, v in terms.items())

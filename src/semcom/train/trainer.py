@@ -10,6 +10,7 @@ every ``save_every`` steps and on Ctrl-C.
 
 from __future__ import annotations
 
+import copy
 import math
 import zlib
 from collections.abc import Callable, Sequence
@@ -40,6 +41,8 @@ class Phase:
     losses: dict[str, float] = field(default_factory=lambda: {"task": 1.0})
     optimizer: str = "adam"
     weight_decay: float = 0.0
+    #: ``constant`` or ``cosine`` (decays the learning rate to 0 over the phase's steps).
+    schedule: str = "constant"
     path: str = "full"
     #: batches over which batch-norm statistics are re-estimated after the phase (0: off).
     bn_batches: int = 20
@@ -96,6 +99,31 @@ def _optimizer(phase: Phase, params: list[nn.Parameter]) -> torch.optim.Optimize
     raise ValueError(f"optimizer={phase.optimizer!r}; allowed: adam, sgd")
 
 
+def _lr_factor(schedule: str, step: int, total_steps: int) -> float:
+    """Multiplier of the base learning rate at ``step`` (0-based) of ``total_steps``."""
+    if schedule == "constant":
+        return 1.0
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * step / max(total_steps, 1)))
+    raise ValueError(f"schedule={schedule!r}; allowed: constant, cosine")
+
+
+def _teacher(system: SplitSystem, phase: Phase) -> SplitSystem | None:
+    """A frozen eval-mode copy of ``system`` whose ``bypass`` path gives the ``distill`` term's
+    teacher logits (the unsplit network as it stands at the start of the phase)."""
+    if phase.losses.get("distill", 0.0) <= 0:
+        return None
+    if system.task != "classification" or "bypass" not in system.paths:
+        raise ValueError(
+            f"stage {phase.name!r} asks for a 'distill' loss, which needs a classification "
+            f"system with a 'bypass' path; {system.name!r} has task {system.task!r}"
+        )
+    teacher = copy.deepcopy(system).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
+
+
 def train_phase(
     system: SplitSystem,
     phase: Phase,
@@ -137,6 +165,9 @@ def train_phase(
     optimizer = _optimizer(phase, params)
     torch.manual_seed(seed + zlib.crc32(phase.name.encode()))
     start = 0
+    # the teacher is the network at the start of the phase: taken before a resume loads the
+    # interrupted phase's weights (the previous phases' checkpoints give the same start again)
+    teacher = _teacher(system, phase)
     if progress_path.exists():
         state = load_progress(progress_path)
         system.load_state_dict(state["model"])
@@ -188,8 +219,16 @@ def train_phase(
             index = order[within * local_batch : (within + 1) * local_batch]
             x, y = fetch_batch(dataset, index)
             snr = sample_snr_db(len(x), phase.snr_db)
+            for group in optimizer.param_groups:
+                group["lr"] = phase.lr * _lr_factor(phase.schedule, step, total_steps)
             out = model(x, snr, phase.path)
-            loss, terms = stage_loss(out, y, weights, pixels, system.task_loss)
+            teacher_logits = None
+            if teacher is not None:
+                with torch.no_grad():
+                    teacher_logits = teacher(x, snr, "bypass").output
+            loss, terms = stage_loss(
+                out, y, weights, pixels, system.task_loss, teacher_output=teacher_logits
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -241,6 +280,7 @@ def phase_from_config(stage: Any) -> Phase:
         losses=dict(stage.losses),
         optimizer=stage.optimizer,
         weight_decay=stage.weight_decay,
+        schedule=stage.schedule,
         path=stage.path,
         bn_batches=stage.bn_batches,
         snr_db=tuple(stage.snr_db) if stage.snr_db else None,
