@@ -9,7 +9,7 @@ import torch
 
 from semcom.coding import encode_image
 from semcom.data.synthetic import make_pattern_images
-from semcom.sscc import ImageSourceCoder, SourceNotImplementedError, build_source_coder
+from semcom.sscc import ImageSourceCoder, build_source_coder
 from semcom.sscc.source import clear_caches
 
 LADDER = tuple(range(1, 96, 3))
@@ -51,12 +51,12 @@ def test_sizes_are_cached_across_calls_and_coders(images: torch.Tensor) -> None:
     assert (second.sizes(images[0].numpy()) > 0).all()
 
 
-def test_decode_rejects_garbage_and_features_are_not_implemented() -> None:
+def test_decode_rejects_garbage_and_features_are_built_by_the_system() -> None:
     coder = build_source_coder("jpeg", (1, 8, 8))
     assert coder.decode(b"\x00" * 50) is None
     assert coder.decode(encode_image(np.zeros((1, 16, 16), np.uint8), "jpeg", 50)) is None
     assert coder.placeholder().unique().tolist() == [128]
-    with pytest.raises(SourceNotImplementedError, match="not implemented"):
+    with pytest.raises(ValueError, match="the system builds it"):
         build_source_coder("features", (1, 8, 8))
     with pytest.raises(ValueError, match="jpeg, webp"):
         build_source_coder("png", (1, 8, 8))

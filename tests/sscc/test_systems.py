@@ -146,13 +146,14 @@ def test_describe_and_unsupported_channels(data) -> None:
         ("sscc", {"ldpc_rate": 0.4}, r"ldpc_rate.*1/3, 1/2, 2/3, 3/4, 5/6"),
         ("sscc", {"qam": 8}, r"qam.*4, 16 or 64"),
         ("sscc", {"on_error": "retry"}, r"on_error.*'drop' or 'zero-fill'"),
-        ("sscc", {"source": "features"}, r"source.*'features' is not implemented"),
+        ("sscc", {"source": "jpeg", "channels": 4}, r"channels: apply to source 'features'"),
+        ("sscc", {"source": "features", "downsample": 3}, r"downsample.*1, 2 or 4"),
         ("sscc", {"source": "png"}, r"source.*'jpeg', 'webp' or 'features'"),
         ("sscc", {"bp_iterations": 0}, r"bp_iterations"),
         ("sscc", {"cbr": 0}, r"cbr.*greater than 0"),
         ("sscc", {"cbr": 1e-4}, r"cbr.*need at least 1"),
         ("capacity", {"ldpc_rate": 0.5}, r"ldpc_rate.*[Ee]xtra"),
-        ("capacity", {"source": "features"}, r"not implemented"),
+        ("capacity", {"source": "webp", "lambda": 0.1}, r"lambda: apply to source 'features'"),
     ],
 )
 def test_bad_parameters_are_named(name, params, match, data) -> None:

@@ -22,7 +22,6 @@ from semcom.sscc.source import (
     ImageSourceCoder,
     SourceChoice,
     SourceCoder,
-    SourceNotImplementedError,
     build_source_coder,
 )
 from semcom.sscc.stats import StatsLog
@@ -38,7 +37,6 @@ __all__ = [
     "PHYResult",
     "SourceChoice",
     "SourceCoder",
-    "SourceNotImplementedError",
     "StatsLog",
     "UnsupportedChannelError",
     "bits_to_bytes",

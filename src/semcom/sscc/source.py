@@ -9,10 +9,9 @@ walks the ladder from the top and stops at the first quality that fits; the size
 are cached per image (keyed by a hash of its pixels, shared by every coder of the same codec and
 ladder in the process), so an SNR sweep, or several MCS variants, pay for each encoding once.
 
-Extension point: a coder that sends a network feature instead of the image (``source:
-features``) would implement :class:`SourceCoder` with ``edge_input = "feature"`` and return the
-feature from :meth:`SourceCoder.decode`; it is not implemented, and
-:func:`build_source_coder` says so.
+The other source, ``features`` (a learned, quantised and entropy-coded split feature, sent as
+the longest plane prefix that fits), needs the network and is built by the system
+(:mod:`semcom.systems.sscc_features`) on :class:`SourceCoder` with ``edge_input = "feature"``.
 """
 
 from __future__ import annotations
@@ -29,9 +28,10 @@ import torch
 from semcom.coding import decode_image, encode_image
 from semcom.coding.image_codecs import ImageCodecError, float_to_uint8
 
-#: Source coders the systems accept by name; ``features`` is reserved (not implemented).
+#: Source coders the systems accept by name.
 SOURCE_NAMES: tuple[str, ...] = ("jpeg", "webp", "features")
-IMPLEMENTED_SOURCES: tuple[str, ...] = ("jpeg", "webp")
+#: The ones that code the image (built here); ``features`` is built by the system.
+IMAGE_SOURCES: tuple[str, ...] = ("jpeg", "webp")
 #: Default quality ladder of the image coders (Pillow quality, 1 = smallest).
 DEFAULT_QUALITIES: tuple[int, ...] = tuple(range(1, 96))
 #: Images whose size ladders the shared cache keeps (least recently used dropped first).
@@ -40,10 +40,6 @@ SIZE_CACHE_ENTRIES = 100_000
 BYTES_CACHE_ENTRIES = 50_000
 #: Grey level of the placeholder image when a damaged stream cannot be decoded.
 MID_GREY = 128
-
-
-class SourceNotImplementedError(ValueError):
-    """A source coder that is reserved but not implemented (``features``)."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +67,7 @@ class SourceCoder(Protocol):
     """What the SSCC systems need from a source coder (see the module docstring)."""
 
     #: where the decoded tensor enters the network: ``"input"`` (head + tail at the edge) or
-    #: ``"feature"`` (tail only; for a future feature coder).
+    #: ``"feature"`` (the feature decoder + tail).
     edge_input: ClassVar[str]
 
     def encode(self, x: torch.Tensor, budgets: Sequence[int]) -> list[SourceChoice]:
@@ -82,6 +78,10 @@ class SourceCoder(Protocol):
     def decode(self, data: bytes) -> torch.Tensor | None:
         """Received bytes → the edge network's input for one sample (uint8 image ``[C, H, W]``
         for image coders), or ``None`` if the bytes cannot be decoded."""
+        ...
+
+    def placeholder(self) -> torch.Tensor:
+        """What the edge uses when damaged bytes do not decode (``on_error: zero-fill``)."""
         ...
 
 
@@ -234,21 +234,19 @@ class ImageSourceCoder:
 
 
 def check_source_name(name: str) -> str:
-    """``name`` if it is an implemented source coder; ``features`` (reserved) raises
-    :class:`SourceNotImplementedError`, any other name ``ValueError`` listing the allowed ones.
-    The one place both the systems' parameter validation and :func:`build_source_coder` ask."""
-    if name == "features":
-        raise SourceNotImplementedError(
-            "source 'features' is not implemented yet (sending a network feature); use "
-            "'jpeg' or 'webp' (extension point: semcom.sscc.source.SourceCoder)"
-        )
-    if name not in IMPLEMENTED_SOURCES:
+    """``name`` if it is a source coder the systems accept, else ``ValueError`` listing them."""
+    if name not in SOURCE_NAMES:
         raise ValueError(f"source must be one of {', '.join(SOURCE_NAMES)}, got {name!r}")
     return name
 
 
 def build_source_coder(name: str, image_shape: tuple[int, int, int]) -> ImageSourceCoder:
-    """The source coder called ``name`` for images of ``image_shape`` (names checked by
-    :func:`check_source_name`)."""
+    """The image coder called ``name`` (``jpeg`` or ``webp``) for images of ``image_shape``.
+    ``features`` needs the network: the system builds it."""
     check_source_name(name)
+    if name not in IMAGE_SOURCES:
+        raise ValueError(
+            f"source {name!r} codes a network feature, not the image; the system builds it "
+            "(semcom.systems.sscc_features)"
+        )
     return ImageSourceCoder(name, image_shape)  # type: ignore[arg-type]

@@ -9,6 +9,11 @@ A system is a network split between a device and an edge server, plus what cross
   class's ``paths`` (e.g. AECNN's ``"attention"``: channel selection without the coder).
 * ``device_encode(x) -> list[Payload]`` runs the real device side: head, encoder, quantiser and
   entropy coder, one :class:`~semcom.coding.Payload` per sample (what a device sends per image).
+  Digital systems whose device side is a network followed by entropy coding split it in two public
+  steps, ``device_encode(x) == pack_payloads(device_tensors(x))``: ``device_tensors`` is pure,
+  deterministic tensor code (what ``semcom export`` turns into ONNX) and ``pack_payloads`` the
+  entropy coder and the :class:`Payload` container (Python, shared by PyTorch and ONNX devices).
+  Systems without that split raise :class:`DeviceExportError` from both, naming the reason.
 * ``edge_decode(payloads) -> output`` parses the bytes and finishes the task on the edge.
 * ``roles()`` names the sub-modules (``head``, ``encoder``, ``entropy``, ``decoder``, ``tail``,
   ...) that staged training switches on and off.
@@ -36,6 +41,10 @@ LinkKind = Literal["digital", "analog", "none"]
 
 class LinkKindError(TypeError):
     """A payload operation was asked of a system whose link carries no payload."""
+
+
+class DeviceExportError(TypeError):
+    """The device part of a system cannot be run as tensors only (and so cannot be exported)."""
 
 
 class SystemParams(BaseModel):
@@ -96,6 +105,13 @@ class SplitSystem(nn.Module, ABC):
         self.params = params
         self.ctx = ctx
 
+    @classmethod
+    def variant_class(cls, params: SystemParams) -> type[SplitSystem]:
+        """The class that builds a system with ``params`` (validated): this one by default. A
+        system whose parameters select another structure under the same name (``sscc`` with
+        ``source: features`` trains a feature coder) returns a subclass."""
+        return cls
+
     # --- structure -----------------------------------------------------------------------------
     @abstractmethod
     def roles(self) -> dict[str, nn.Module]:
@@ -148,6 +164,47 @@ class SplitSystem(nn.Module, ABC):
     def device_encode(self, x: torch.Tensor) -> list[Payload]:
         """Device side on a batch ``[B, ...]``: one :class:`Payload` per sample."""
         raise LinkKindError(f"{self.name} has a {self.link} link; it sends no payload")
+
+    def device_tensors(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The tensor-only part of the device side, the part ``semcom export`` writes as ONNX.
+
+        ``x`` is a batch ``[B, C, H, W]`` float32 in ``[0, 1]``; returns named tensors whose dim 0
+        is ``B``: what :meth:`pack_payloads` needs (e.g. ``symbols`` int32, ``index`` int64)
+        plus ``latent``, the float32 encoder output before quantisation (for comparing
+        runtimes). Pure tensor operations, deterministic, eval mode, no gradient. Systems that
+        cannot split their device side this way raise :class:`DeviceExportError`
+        (:meth:`export_refusal` says why).
+        """
+        raise DeviceExportError(f"{self.name}: {self.export_refusal()}")
+
+    def pack_payloads(self, tensors: dict[str, torch.Tensor]) -> list[Payload]:
+        """Entropy-code what :meth:`device_tensors` returned (from PyTorch or from an ONNX
+        runtime) into one :class:`Payload` per sample; ``device_encode(x)`` is
+        ``pack_payloads(device_tensors(x))``, byte for byte."""
+        raise DeviceExportError(f"{self.name}: {self.export_refusal()}")
+
+    def export_refusal(self) -> str:
+        """Why :meth:`device_tensors` is not available for this system (one sentence)."""
+        if self.link == "analog":
+            return (
+                "analog link: the device sends complex channel symbols, not an exportable "
+                "network + payload"
+            )
+        if self.link == "none":
+            return "nothing crosses the link (the whole model runs on one side)"
+        return "its device side is not split into device_tensors + pack_payloads"
+
+    def require_tensors(self, tensors: dict[str, torch.Tensor], names: Sequence[str]) -> None:
+        """Raise ``ValueError`` unless ``tensors`` (given to :meth:`pack_payloads`) holds every
+        one of ``names`` and they share one batch size."""
+        missing = [n for n in names if n not in tensors]
+        if missing:
+            raise ValueError(
+                f"{self.name}: pack_payloads needs tensors {list(names)}, missing {missing}"
+            )
+        sizes = {n: len(tensors[n]) for n in names}
+        if len(set(sizes.values())) > 1:
+            raise ValueError(f"{self.name}: batch sizes differ between tensors: {sizes}")
 
     def check_payload_layout(
         self, payload: Payload, shapes: Sequence[tuple[int, ...]], chunks: int

@@ -25,6 +25,8 @@ class WholeModelAtEdge(SplitSystem):
         backbone = build_backbone(ctx.backbone, ctx.in_channels, ctx.num_classes)
         self.head, self.tail = backbone.split(ctx.split_after)
         self.image_shape = (ctx.in_channels, *ctx.image_size)
+        #: ``(C, H, W)`` of the backbone's feature at the split (for systems that code it).
+        self.feature_shape = tuple(backbone.feature_shape(ctx.split_after, self.image_shape))
 
     def roles(self) -> dict[str, nn.Module]:
         return {"head": self.head, "tail": self.tail}

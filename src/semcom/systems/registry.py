@@ -56,11 +56,11 @@ def validate_params(name: str, params: Mapping[str, Any], where: str = "systems"
     try:
         return cls.Params.model_validate(dict(params))
     except ValidationError as exc:
-        allowed = ", ".join(cls.Params.model_fields)
+        allowed = ", ".join(f.alias or n for n, f in cls.Params.model_fields.items())
         lines = []
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"])
-            lines.append(f"{where}.{loc}: {err['msg']}")
+            lines.append(f"{where}.{loc}: {err['msg']}" if loc else f"{where}: {err['msg']}")
         raise SystemConfigError(
             f"bad parameters for system {name!r}:\n  "
             + "\n  ".join(lines)
@@ -70,5 +70,5 @@ def validate_params(name: str, params: Mapping[str, Any], where: str = "systems"
 
 def build_system(name: str, params: Mapping[str, Any], ctx: BuildContext) -> SplitSystem:
     """Validate ``params`` and build system ``name``."""
-    cls = system_class(name)
-    return cls(validate_params(name, params), ctx)
+    params = validate_params(name, params)
+    return system_class(name).variant_class(params)(params, ctx)

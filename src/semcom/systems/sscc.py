@@ -44,7 +44,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from torch import nn
 
 from semcom.channels import as_per_sample_snr, snr_db_to_n0
@@ -55,28 +55,60 @@ from semcom.sscc.link import power_gains, receive
 from semcom.sscc.mcs import MCS, parse_rate
 from semcom.sscc.phy import DigitalPHY
 from semcom.sscc.source import (
-    ImageSourceCoder,
+    SOURCE_NAMES,
     SourceChoice,
+    SourceCoder,
     build_source_coder,
     check_source_name,
 )
 from semcom.sscc.stats import StatsLog, batch_summary
-from semcom.systems.base import BuildContext, SystemParams
+from semcom.systems.base import BuildContext, SplitSystem, SystemParams
 from semcom.systems.edge_model import WholeModelAtEdge
 from semcom.systems.registry import SystemConfigError, register_system
+
+#: parameters that only the ``features`` source uses (field name → config name).
+FEATURE_FIELDS = {
+    "channels": "channels",
+    "bits": "bits",
+    "downsample": "downsample",
+    "rate_weight": "lambda",
+}
 
 
 class CapacityParams(SystemParams):
     """Parameters of ``capacity``."""
 
     source: Literal["jpeg", "webp", "features"] = Field(
-        "jpeg", description="source coder: jpeg | webp (features: not implemented)"
+        "jpeg",
+        description="source coder: jpeg | webp (the image) | features (a learned feature code)",
     )
     cbr: float = Field(
         0.25, gt=0, le=16, description="channel uses per source element: n_cu = round(cbr·C·H·W)"
     )
+    # source: features only (systems/sscc_features.py)
+    channels: int | None = Field(None, ge=1, le=255, description="features: code planes (8)")
+    bits: int | None = Field(None, ge=1, le=8, description="features: quantiser bits (2)")
+    downsample: Literal[1, 2, 4] | None = Field(None, description="features: code stride (2)")
+    rate_weight: float | None = Field(
+        None, ge=0, alias="lambda", description="features: overrides the stages' rate weight"
+    )
 
     _source = field_validator("source")(check_source_name)
+
+    @model_validator(mode="after")
+    def _feature_fields(self) -> CapacityParams:
+        if self.source != "features":
+            given = [
+                alias
+                for name, alias in FEATURE_FIELDS.items()
+                if getattr(self, name) is not None
+            ]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)}: apply to source 'features' only, and source is "
+                    f"{self.source!r} (allowed sources: {', '.join(SOURCE_NAMES)})"
+                )
+        return self
 
 
 class SSCCParams(CapacityParams):
@@ -104,7 +136,7 @@ class _SourceChannelBaseline(WholeModelAtEdge):
 
     def __init__(self, params: CapacityParams, ctx: BuildContext) -> None:
         super().__init__(params, ctx)
-        self.source: ImageSourceCoder = build_source_coder(params.source, self.image_shape)
+        self.source: SourceCoder = self._build_source()
         self.n_cu = round(params.cbr * math.prod(self.image_shape))
         if self.n_cu < 1:
             raise SystemConfigError(
@@ -115,6 +147,27 @@ class _SourceChannelBaseline(WholeModelAtEdge):
         self.stats = StatsLog()
         #: statistics of the last :meth:`transmit` (per-sample tensors and ``summary``).
         self.last_stats: dict[str, Any] = {}
+
+    @classmethod
+    def variant_class(cls, params: SystemParams) -> type[SplitSystem]:
+        """``source: features`` is built by :mod:`semcom.systems.sscc_features`."""
+        if getattr(params, "source", None) == "features":
+            from semcom.systems.sscc_features import feature_variant
+
+            return feature_variant(cls)
+        return cls
+
+    def describe(self) -> dict[str, Any]:
+        """Parameters of the record; the feature-code fields only for ``source: features``."""
+        d = super().describe()
+        if self.params.source != "features":
+            for alias in FEATURE_FIELDS.values():
+                d.pop(alias, None)
+        return d
+
+    def _build_source(self) -> SourceCoder:
+        """The source coder of this system (the image coders here)."""
+        return build_source_coder(self.params.source, self.image_shape)
 
     def channel_uses(self) -> int:
         """Complex channel symbols per sample, ``round(cbr · C · H · W)``."""
