@@ -194,4 +194,4 @@ def test_cosine_schedule_decays_the_learning_rate_to_zero(
     finally:
         torch.optim.Adam.step = original  # type: ignore[method-assign]
     assert seen[0] == pytest.approx(0.01) and len(seen) == 8
-    assert all(a > b for a, b in zip(seen, seen[1:])) and seen[-1] < 0.01 * 0.05
+    assert all(a > b for a, b in zip(seen, seen[1:], strict=False)) and seen[-1] < 0.01 * 0.05
