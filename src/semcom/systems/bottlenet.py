@@ -6,7 +6,8 @@ channel condition concatenated as one extra constant input plane** → ``hidden`
 Link, a non-trainable channel layer chosen by ``channel``:
 
 * ``awgn`` — analog: the planes become complex symbols (pairs of reals), are power-normalised per
-  sample and cross an AWGN channel (or whatever channel the evaluation configures). The condition
+  sample and cross an AWGN channel (or whatever channel the evaluation configures), through the
+  shared deep-JSCC link :class:`semcom.nn.jscc.JSCCLink`. The condition
   plane carries the noise standard deviation ``sigma = 10**(-snr_db / 20)``.
 * ``erasure`` — digital: the planes are quantised to 8 bits (straight-through gradient) and each
   8-bit symbol is erased (set to zero) with probability ``p``; the condition plane carries ``p``.
@@ -35,8 +36,9 @@ from pydantic import Field
 from torch import nn
 
 from semcom.backbones import build_backbone
-from semcom.channels import complex_to_real, normalize_power, real_to_complex, snr_db_to_n0
+from semcom.channels import snr_db_to_n0
 from semcom.coding import Payload, PayloadError
+from semcom.nn.jscc import JSCCLink
 from semcom.systems.base import BuildContext, SplitSystem, SystemOutput, SystemParams
 from semcom.systems.registry import SystemConfigError, register_system
 
@@ -61,6 +63,12 @@ def _erase(u: torch.Tensor, p: torch.Tensor, generator: torch.Generator | None) 
         -1, *[1] * (u.dim() - 1)
     )
     return u * keep
+
+
+def _sigma_to_snr_db(sigma: torch.Tensor) -> torch.Tensor:
+    """Noise standard deviation per complex symbol (unit signal power) → SNR in dB
+    (``sigma = 0`` → ``+inf``, no noise)."""
+    return -20.0 * torch.log10(sigma)
 
 
 @register_system("bottlenet++")
@@ -97,6 +105,8 @@ class BottleNetPP(SplitSystem):
             else nn.Conv2d(c, width, 3, padding=1)
         )
         self.decoder = nn.Sequential(up, nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+        #: the analog link of ``awgn`` mode (the shared deep-JSCC machinery; no parameters)
+        self.jscc = JSCCLink("awgn")
 
     # --- structure -----------------------------------------------------------------------------
     def roles(self) -> dict[str, nn.Module]:
@@ -158,7 +168,7 @@ class BottleNetPP(SplitSystem):
             else:
                 sigma = torch.zeros(b)
             z = self._encode(feature, sigma)
-            y = self._awgn(z, sigma)
+            y = self.jscc(z, _sigma_to_snr_db(sigma))
         else:
             if self.training:
                 p = (torch.rand(()) * self.params.max_noise).clamp(max=0.999).expand(b)
@@ -171,15 +181,6 @@ class BottleNetPP(SplitSystem):
             self.tail(feature_hat), extras={"feature": feature, "feature_hat": feature_hat}
         )
 
-    def _awgn(
-        self, z: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """Power-normalise ``z`` as complex symbols and add CN(0, sigma^2) noise per sample."""
-        s = normalize_power(real_to_complex(z))
-        noise = torch.randn(s.shape, dtype=s.dtype, generator=generator, device=s.device)
-        r = s + sigma.to(s.real.dtype).view(-1, 1) * noise
-        return complex_to_real(r, z.shape)
-
     # --- the real thing: analog ----------------------------------------------------------------
     @torch.no_grad()
     def analog_encode(self, x: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
@@ -188,14 +189,14 @@ class BottleNetPP(SplitSystem):
         if self.params.channel != "awgn":
             return super().analog_encode(x, snr_db)
         snr = torch.as_tensor(snr_db, dtype=torch.float32).expand(len(x))
-        return normalize_power(real_to_complex(self._encode(self.head(x), self._sigma(snr))))
+        return self.jscc.encode(self._encode(self.head(x), self._sigma(snr)))
 
     @torch.no_grad()
     def analog_decode(self, received: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
         """Edge side: received (equalised) symbols ``[B, channel_uses()]`` → logits."""
         if self.params.channel != "awgn":
             return super().analog_decode(received, snr_db)
-        z = complex_to_real(received, (len(received), *self.code_shape()))
+        z = self.jscc.decode(received, (len(received), *self.code_shape()))
         return self.tail(self.decoder(z))
 
     # --- the real thing: digital (erasure mode) --------------------------------------------------
