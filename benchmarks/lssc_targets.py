@@ -103,8 +103,13 @@ def main(argv: list[str]) -> int:
             "unet": acc(base),
             "sscc_best": best["accuracy"] if best else None,
             "sscc_best_mcs": best["variant"] if best else None,
-            "capacity": next((r["accuracy"] for r in group if r["system"] == "capacity"), None),
+            # the bound of the best source (one capacity variant per source)
+            "capacity": max(
+                (r["accuracy"] for r in group if r["system"] == "capacity"), default=None
+            ),
         }
+        for source in sorted({r.get("source") for r in sscc if r.get("source")}):
+            row[f"sscc_best_{source}"] = max(r["accuracy"] for r in sscc if r["source"] == source)
         row["lssc_beats_sscc"] = (
             row["lssc_chosen"] is not None
             and row["sscc_best"] is not None
