@@ -4,6 +4,10 @@ Trains AECNN variants briefly on Fashion-MNIST from the shipped backbone (attent
 stages, a few hundred steps each), then, per variant, at batch 1 over ``--images`` test images:
 
 * ``device_ms`` — head + attention + encoder + quantiser + ANS + Payload serialisation (median),
+* ``onnx_device_ms`` — the same with the network in onnxruntime (``semcom export``'s
+  ``device.onnx``, one thread) and the packing in Python; ``onnx_identical`` — share of the timed
+  images whose ONNX payload is byte-identical to PyTorch's, ``onnx_latent_max_diff`` — largest
+  latent difference over them,
 * ``ans_ms`` / ``ans_share`` — the entropy coder alone and its share of the device time,
 * ``edge_ms`` — Payload parse + ANS decode + decoder + tail (median),
 * ``body_vs_estimate_pct`` — mean ``(real body bits - estimate) / estimate`` (body = payload minus
@@ -31,6 +35,9 @@ from common import report  # noqa: E402
 from semcom.coding import Payload  # noqa: E402
 from semcom.data import build_dataset, take_first  # noqa: E402
 from semcom.pretrained import resolve_weights  # noqa: E402
+from semcom.runtime.onnx_device import OnnxDevice, load_onnx_device  # noqa: E402
+from semcom.runtime.onnx_export import export_device  # noqa: E402
+from semcom.runtime.store import StoredSystem  # noqa: E402
 from semcom.systems import BuildContext, build_system  # noqa: E402
 from semcom.train import Phase, fetch_batch, load_weights, train_phase  # noqa: E402
 
@@ -63,15 +70,22 @@ def median_ms(values: list[float]) -> float:
 
 
 @torch.no_grad()
-def measure(system, test, images: int) -> dict:
-    device, ans, edge, body, est = [], [], [], [], []
-    header = 0
+def measure(system, test, images: int, onnx: OnnxDevice) -> dict:
+    device, ans, edge, body, est, ort_device = [], [], [], [], [], []
+    header, identical, latent_diff = 0, 0, 0.0
     for i in range(images):
         x, _ = fetch_batch(test, torch.tensor([i]))
         t0 = time.perf_counter()
         wire = system.device_encode(x)[0].to_bytes()
         device.append(time.perf_counter() - t0)
-        symbols, _ = system._symbols(x)
+        t0 = time.perf_counter()
+        ort_wire = onnx.encode(x)[0].to_bytes()
+        ort_device.append(time.perf_counter() - t0)
+        identical += ort_wire == wire
+        ref = system.device_tensors(x)
+        diff = (onnx.tensors(x)["latent"] - ref["latent"]).abs().max()
+        latent_diff = max(latent_diff, float(diff))
+        symbols = ref["symbols"]
         t0 = time.perf_counter()
         system.entropy.compress(symbols)
         ans.append(time.perf_counter() - t0)
@@ -85,6 +99,9 @@ def measure(system, test, images: int) -> dict:
     gaps = [(b - e) / e for b, e in zip(body, est, strict=True)]
     return {
         "device_ms": median_ms(device),
+        "onnx_device_ms": median_ms(ort_device),
+        "onnx_identical": identical / images,
+        "onnx_latent_max_diff": latent_diff,
         "ans_ms": median_ms(ans),
         "ans_share": statistics.median(ans) / statistics.median(device),
         "edge_ms": median_ms(edge),
@@ -110,7 +127,9 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for n, params in enumerate(VARIANTS):
             system = trained_variant(params, ctx, train, Path(tmp) / str(n))
-            rows.append({**params, **measure(system, test, args.images)})
+            folder = export_device(StoredSystem(str(n), system, params), Path(tmp) / "onnx")
+            onnx = load_onnx_device(folder, threads=1)
+            rows.append({**params, **measure(system, test, args.images, onnx)})
         jpeg = build_system("offload-jpeg", {"quality": 50}, ctx).eval()
         times = []
         for i in range(args.images):

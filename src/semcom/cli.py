@@ -143,6 +143,113 @@ def backbone(
 
 
 @app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="run directory (its models/*.safetensors)")],
+    onnx: Annotated[
+        Path, typer.Option("--onnx", help="output folder: one sub-folder per exported variant")
+    ],
+    system: Annotated[
+        str | None,
+        typer.Option("--system", help="variant id or system name (default: every exportable)"),
+    ] = None,
+    check: Annotated[
+        int, typer.Option("--check", min=1, help="random images each export is verified on")
+    ] = 8,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="also fail on payloads that differ by rounding-boundary flips"
+        ),
+    ] = False,
+) -> None:
+    """Export the device part of a run's digital systems to ONNX (network only; entropy coding
+    stays in Python) and verify onnxruntime + packing against PyTorch's device_encode."""
+    from rich.table import Table
+
+    from semcom.runtime.onnx_device import OnnxDeviceError, load_onnx_device
+    from semcom.runtime.onnx_export import (
+        LATENT_ATOL,
+        ExportError,
+        export_device,
+        export_refusal,
+        verify_export,
+    )
+    from semcom.runtime.store import StoreError, load_run
+
+    try:
+        stored = load_run(run_dir)
+    except StoreError as exc:
+        _fail(str(exc))
+    chosen = stored
+    if system is not None:
+        chosen = (
+            {system: stored[system]}
+            if system in stored
+            else {v: s for v, s in stored.items() if s.system.name == system}
+        )
+        if not chosen:
+            _fail(f"no variant or system named {system!r} in {run_dir}; variants: "
+                  + ", ".join(stored))  # fmt: skip
+    todo = {}
+    for variant, s in chosen.items():
+        reason = export_refusal(s.system)
+        if reason is None:
+            todo[variant] = s
+        else:
+            console.print(f"skipping {variant}: {reason}", highlight=False)
+    if not todo:
+        _fail(
+            f"nothing to export from {run_dir}: no variant has an exportable device part "
+            "(digital systems whose device runs a network, e.g. aecnn, quantized-split)"
+        )
+
+    table = Table(title=f"ONNX device export — {onnx}")
+    for col in ("variant", "system", "device.onnx", "latent max diff", "symbols differing",
+                "payloads identical", "status"):  # fmt: skip
+        table.add_column(col, justify="left" if col in ("variant", "system", "status") else "right")
+    failed: list[str] = []
+    flips = False
+    for variant, s in todo.items():
+        try:
+            folder = export_device(s, onnx)
+            result = verify_export(s, load_onnx_device(folder), samples=check)
+        except (ExportError, OnnxDeviceError) as exc:
+            failed.append(f"{variant}: {exc}")
+            table.add_row(variant, s.system.name, "—", "—", "—", "—", "export failed")
+            continue
+        if result.problems:
+            status = "FAILED: " + "; ".join(result.problems)
+            failed.append(f"{variant}: " + "; ".join(result.problems))
+        elif result.identical:
+            status = "ok"
+        else:
+            flips = True
+            status = f"boundary flips (within {result.boundary_distance:.1e} of n+1/2)"
+            if strict:
+                failed.append(f"{variant}: payloads differ (rounding-boundary flips; --strict)")
+        table.add_row(
+            variant,
+            s.system.name,
+            f"{(folder / 'device.onnx').stat().st_size / 1024:,.1f} KiB",
+            f"{result.latent_max_diff:.2g}",
+            str(result.symbols_differing),
+            f"{result.payloads_identical}/{result.samples}",
+            status,
+        )
+    console.print(table)
+    if flips:
+        console.print(
+            "note: a symbol differs where PyTorch's and onnxruntime's latents (equal within "
+            f"{LATENT_ATOL:g}) straddle a rounding boundary; such payloads stay decodable "
+            "(DESIGN.md, 'ONNX export')",
+            highlight=False,
+        )
+    if failed:
+        _fail("verification failed:\n  " + "\n  ".join(failed), code=1)
+    console.print(f"wrote {len(todo)} export(s) to {onnx}", highlight=False)
+
+
+@app.command()
 def systems() -> None:
     """List the registered systems, what crosses their link, and their parameters."""
     from rich.table import Table

@@ -39,13 +39,19 @@ class StoredSystem:
 
 def save_system(system: SplitSystem, run_dir: str | Path, variant: str) -> Path:
     """Write ``system`` (prepared for coding) to ``run_dir/models/<variant>.safetensors``."""
+    return write_system(system, Path(run_dir) / MODELS_DIR / f"{variant}.safetensors")
+
+
+def write_system(system: SplitSystem, path: str | Path) -> Path:
+    """Write ``system`` (prepared for coding) to the safetensors file ``path``, in the format
+    :func:`load_system` reads (the ONNX export puts one next to each ``device.onnx``)."""
     meta = {
         "format": _FORMAT,
         "system": system.name,
         "params": json.dumps(system.params.model_dump(by_alias=True, mode="json")),
         "context": json.dumps(asdict(system.ctx)),
     }
-    return save_weights(system, Path(run_dir) / MODELS_DIR / f"{variant}.safetensors", meta)
+    return save_weights(system, path, meta)
 
 
 def load_system(path: str | Path) -> StoredSystem:

@@ -14,6 +14,7 @@ from semcom.systems import (  # noqa: F401  (registration side effects)
 )
 from semcom.systems.base import (
     BuildContext,
+    DeviceExportError,
     LinkKindError,
     SplitSystem,
     SystemOutput,
@@ -32,6 +33,7 @@ from semcom.systems.registry import (
 
 __all__ = [
     "BuildContext",
+    "DeviceExportError",
     "LinkKindError",
     "SplitSystem",
     "SystemConfigError",

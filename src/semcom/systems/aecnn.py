@@ -153,7 +153,7 @@ class AECNN(SplitSystem):
         if self.params.selection == "per-sample":
             idx = w.detach().topk(k, dim=1).indices
         else:
-            idx = self.global_index.expand(len(w), k)
+            idx = self.global_index.expand(w.shape[0], k)  # symbolic batch under export
         return idx.sort(dim=1).values
 
     def _attend(self, feature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -203,26 +203,55 @@ class AECNN(SplitSystem):
         self.entropy.update()
 
     @torch.no_grad()
-    def _symbols(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def device_tensors(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Head → attention → selection → encoder → quantiser on ``x`` ``[B, C, H, W]`` (eval
+        mode): ``symbols`` int32 ``[B, *code_shape()]`` in ``0..2**bits - 1``, ``latent``
+        float32 (same shape, the encoder output in ``[0, 1]`` before quantisation) and, for
+        per-sample selection, ``index`` int64 ``[B, k]`` (kept channels, ascending)."""
         sel, idx = self._attend(self.head(x))
-        return self.quantizer.symbols(self.encoder(sel)), idx
+        latent = self.encoder(sel)
+        out = {"symbols": self.quantizer.symbols(latent), "latent": latent}
+        if self.params.selection == "per-sample":
+            out["index"] = idx
+        return out
 
     @torch.no_grad()
-    def device_encode(self, x: torch.Tensor) -> list[Payload]:
-        symbols, idx = self._symbols(x)
+    def pack_payloads(self, tensors: dict[str, torch.Tensor]) -> list[Payload]:
+        """ANS-code ``tensors["symbols"]`` (and pack ``tensors["index"]`` into a ``C``-bit mask
+        for per-sample selection): one :class:`Payload` per sample."""
+        per_sample = self.params.selection == "per-sample"
+        self.require_tensors(tensors, ["symbols", "index"] if per_sample else ["symbols"])
+        symbols = tensors["symbols"]
+        if tuple(symbols.shape[1:]) != self.code_shape():
+            raise ValueError(
+                f"{self.name}: symbols of shape {tuple(symbols.shape)}, expected "
+                f"[B, {', '.join(map(str, self.code_shape()))}]"
+            )
         bodies = self.entropy.compress(symbols)
         params = {"b": self.params.bits, "k": self.params.k}
         shape = (self.code_shape(),)
-        if self.params.selection == "global":
+        if not per_sample:
             return [Payload(self.name, shape, dict(params), (b,)) for b in bodies]
+        idx = tensors["index"].cpu().numpy()
         width = self.feature_shape[0]
+        bad = idx.size > 0 and (idx.min() < 0 or idx.max() >= width)
+        if idx.shape != (len(bodies), self.params.k) or bad:
+            raise ValueError(
+                f"{self.name}: index must be [B, {self.params.k}] channel numbers in "
+                f"0..{width - 1}, got shape {idx.shape}"
+            )
         masks = np.zeros((len(idx), width), dtype=bool)
-        np.put_along_axis(masks, idx.cpu().numpy(), True, axis=1)
+        np.put_along_axis(masks, idx, True, axis=1)
+        if not (masks.sum(axis=1) == self.params.k).all():
+            raise ValueError(f"{self.name}: index repeats a channel within a sample")
         packed = np.packbits(masks, axis=1)
         return [
             Payload(self.name, shape, dict(params), (b, packed[i].tobytes()))
             for i, b in enumerate(bodies)
         ]
+
+    def device_encode(self, x: torch.Tensor) -> list[Payload]:
+        return self.pack_payloads(self.device_tensors(x))
 
     @torch.no_grad()
     def estimate_payload_bits(self, x: torch.Tensor) -> torch.Tensor:

@@ -40,6 +40,14 @@ class _Offload(WholeModelAtEdge):
 
     codec: ClassVar[str] = "raw"
 
+    def export_refusal(self) -> str:
+        if self.codec == "raw":
+            return "the device runs no network; it sends the raw pixels"
+        return (
+            f"the device runs no network; it codes the image as {self.codec.upper()} with "
+            "Pillow, which is not an ONNX operator"
+        )
+
     def _quality(self) -> int | None:
         return getattr(self.params, "quality", None)
 

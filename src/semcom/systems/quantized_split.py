@@ -99,14 +99,32 @@ class QuantizedSplit(SplitSystem):
         self.entropy.update()
 
     @torch.no_grad()
-    def device_encode(self, x: torch.Tensor) -> list[Payload]:
-        symbols = self.quantizer.symbols(self.encoder(self.head(x)))
-        bodies = self.entropy.compress(symbols)
+    def device_tensors(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Head → encoder → quantiser on ``x`` ``[B, C, H, W]`` (eval mode): ``symbols`` int32
+        ``[B, *code_shape()]`` in ``0..2**bits - 1`` and ``latent`` float32 (same shape, the
+        encoder output in ``[0, 1]`` before quantisation)."""
+        latent = self.encoder(self.head(x))
+        return {"symbols": self.quantizer.symbols(latent), "latent": latent}
+
+    @torch.no_grad()
+    def pack_payloads(self, tensors: dict[str, torch.Tensor]) -> list[Payload]:
+        """ANS-code ``tensors["symbols"]``: one :class:`Payload` per sample."""
+        self.require_tensors(tensors, ["symbols"])
+        symbols = tensors["symbols"]
         shape = self.code_shape()
+        if tuple(symbols.shape[1:]) != shape:
+            raise ValueError(
+                f"{self.name}: symbols of shape {tuple(symbols.shape)}, expected "
+                f"[B, {', '.join(map(str, shape))}]"
+            )
+        bodies = self.entropy.compress(symbols)
         return [
             Payload(system=self.name, shapes=(shape,), params={"b": self.params.bits}, chunks=(b,))
             for b in bodies
         ]
+
+    def device_encode(self, x: torch.Tensor) -> list[Payload]:
+        return self.pack_payloads(self.device_tensors(x))
 
     @torch.no_grad()
     def estimate_payload_bits(self, x: torch.Tensor) -> torch.Tensor:
