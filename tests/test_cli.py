@@ -312,6 +312,7 @@ CODECS = {
         {"name": "lssc", "depth": 2, "cbam": [True, False], "width": 8, "cbr": 1.0},
         {"name": "unet", "width": 8, "cbr": 1.0},
         {"name": "sscc", "source": "webp", "qam": 16, "ldpc_rate": "1/2", "cbr": 1.0},
+        {"name": "sscc", "source": "features", "qam": 4, "ldpc_rate": "1/2", "cbr": 1.0},
         {"name": "capacity", "source": "webp", "cbr": 1.0},
     ],
     "train": {
@@ -325,7 +326,15 @@ CODECS = {
                 "epochs": 0.5,
                 "lr": 0.003,
                 "snr_db": [-10, 20],
-            }
+            },
+            {
+                "name": "feature-coder",
+                "systems": ["sscc"],  # the image sources have nothing to train: skipped
+                "trainable": ["encoder", "entropy", "decoder"],
+                "losses": {"task": 1.0, "rate": 0.01, "distill": 1.0},
+                "epochs": 0.5,
+                "lr": 0.003,
+            },
         ],
     },
 }
@@ -344,10 +353,19 @@ def test_lssc_against_separate_coding_end_to_end(tmp_path: Path) -> None:
         assert REQUIRED <= set(r)
         if r["system"] in ("lssc", "unet"):
             assert {"depth", "cbam", "codec_flops", "codec_bytes"} <= set(r)
+        if r["system"] == "sscc" and r["source"] == "webp":
+            assert (r["qam"], r["ldpc_rate"]) == (16, 0.5) and "channels" not in r
         if r["system"] == "sscc":
-            assert (r["source"], r["qam"], r["ldpc_rate"]) == ("webp", 16, 0.5)
             assert r["link_stats"]["samples"] == r["samples"]
-    sscc = {r["snr_db"]: r for r in records if r["system"] == "sscc"}
+    features = {
+        r["snr_db"]: r for r in records if r["system"] == "sscc" and r["source"] == "features"
+    }
+    assert features[30.0]["code_shape"] == [8, 7, 7] and features[30.0]["device_flops"] > 0
+    assert features[30.0]["link_stats"]["delivered_rate"] == 1 and features[30.0]["accuracy"] > 0
+    phases = json.loads((out / "metrics.json").read_text())["phases"]
+    trained = [p["phase"] for p in phases if p["phase"].startswith("sscc")]
+    assert trained and all("source=features" in p for p in trained)
+    sscc = {r["snr_db"]: r for r in records if r["system"] == "sscc" and r["source"] == "webp"}
     # 16-QAM rate 1/2 cannot be decoded at -10 dB: nothing delivered, nothing right (the cliff)
     assert sscc[-10.0]["accuracy"] == 0 and sscc[-10.0]["link_stats"]["delivered_rate"] == 0
     assert sscc[30.0]["link_stats"]["bler"] == 0 and sscc[30.0]["accuracy"] > 0
