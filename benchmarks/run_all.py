@@ -1,6 +1,7 @@
 """Run every ``bench_*.py`` in this folder (``make bench``); each prints a table and writes JSON.
 
-``python benchmarks/run_all.py [NAME ...]`` runs only the named benchmarks (e.g. ``ans channels``).
+``python benchmarks/run_all.py [NAME ...]`` runs only the named benchmarks (e.g. ``ans channels``
+or ``runtime``). Each script runs with its default arguments (its own ``sys.argv``).
 """
 
 from __future__ import annotations
@@ -21,9 +22,14 @@ def main(argv: list[str]) -> int:
         print("no benchmark matched", argv, file=sys.stderr)
         return 2
     sys.path.insert(0, str(HERE))
+    saved = sys.argv
     for script in scripts:
         print(f"\n### {script.name}")
-        runpy.run_path(str(script), run_name="__main__")
+        sys.argv = [str(script)]  # not our NAME arguments: scripts parse their own options
+        try:
+            runpy.run_path(str(script), run_name="__main__")
+        finally:
+            sys.argv = saved
     return 0
 
 

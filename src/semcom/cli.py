@@ -269,6 +269,190 @@ def systems() -> None:
     console.print(table)
 
 
+@app.command()
+def serve(
+    run_dir: Annotated[Path, typer.Argument(help="run directory (its models/*.safetensors)")],
+    host: Annotated[
+        str, typer.Option("--host", help="address to bind (0.0.0.0 exposes the server)")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port")] = 8000,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="server processes (metrics are per worker)")
+    ] = 1,
+    max_body_bytes: Annotated[
+        int, typer.Option("--max-body-bytes", min=1, help="largest request body, bytes")
+    ] = 1 << 20,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="decode + edge compute limit per request, s")
+    ] = 10.0,
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", min=1, help="compute threads per worker (default: CPUs, <= 4)"),
+    ] = None,
+    torch_threads: Annotated[
+        int, typer.Option("--torch-threads", min=1, help="torch intra-op threads per worker")
+    ] = 1,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level")] = "info",
+) -> None:
+    """Serve a run's digital systems over HTTP: POST /v1/infer, GET /v1/health, /v1/models,
+    /v1/metrics."""
+    from semcom.runtime.server import ServerConfig
+    from semcom.runtime.server import serve as run_server
+    from semcom.runtime.store import StoreError
+
+    def announce(catalog) -> None:
+        for m in catalog.models.values():
+            if m.served:
+                console.print(
+                    f"serving {m.variant} ({m.system_name}, ~{m.accepts.example_bytes} B payloads)",
+                    highlight=False,
+                )
+            else:
+                console.print(f"not serving {m.variant}: {m.reason}", highlight=False)
+        if not catalog.served:
+            console.print("warning: no variant of this run is served", style="yellow")
+        console.print(f"listening on http://{host}:{port} ({workers} worker(s))", highlight=False)
+
+    try:
+        config = ServerConfig(
+            max_body_bytes=max_body_bytes,
+            compute_timeout_s=timeout,
+            compute_threads=threads,
+            torch_threads=torch_threads,
+        )
+        run_server(
+            run_dir,
+            host=host,
+            port=port,
+            workers=workers,
+            config=config,
+            log_level=log_level,
+            announce=announce,
+        )
+    except (StoreError, ValueError) as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def infer(
+    images: Annotated[Path, typer.Argument(help="an image file, or a directory of images")],
+    server: Annotated[
+        str, typer.Option("--server", help="edge server URL")
+    ] = "http://127.0.0.1:8000",
+    system: Annotated[
+        str | None, typer.Option("--system", help="variant id or system name to run")
+    ] = None,
+    run_dir: Annotated[
+        Path | None, typer.Option("--run", help="run directory: device part in PyTorch")
+    ] = None,
+    onnx: Annotated[
+        Path | None, typer.Option("--onnx", help="`semcom export` folder: device in onnxruntime")
+    ] = None,
+    rate_bps: Annotated[
+        float | None, typer.Option("--rate-bps", help="emulated uplink rate, bit/s")
+    ] = None,
+    loss: Annotated[
+        float, typer.Option("--loss", help="emulated packet loss probability, [0, 1)")
+    ] = 0.0,
+    mtu: Annotated[int, typer.Option("--mtu", min=1, help="emulated packet size, bytes")] = 1400,
+    max_retransmissions: Annotated[
+        int, typer.Option("--max-retransmissions", min=0, help="per packet, then give up")
+    ] = 10,
+    seed: Annotated[int, typer.Option("--seed", help="seed of the emulated losses")] = 0,
+    timeout: Annotated[float, typer.Option("--timeout", help="HTTP timeout, s")] = 30.0,
+    json_lines: Annotated[
+        bool, typer.Option("--json", help="one JSON record per image instead of a table")
+    ] = False,
+) -> None:
+    """Run the device part locally, send each image's payload to the server, print the
+    prediction and the time of every stage."""
+    import json
+    import math
+    import statistics
+
+    from rich.table import Table
+
+    from semcom.runtime.client import (
+        ClientError,
+        EdgeClient,
+        infer_one,
+        iter_images,
+        load_onnx_device,
+        load_torch_device,
+    )
+    from semcom.runtime.link_emulator import LinkDropped, LinkEmulator
+    from semcom.runtime.store import StoreError
+
+    if (run_dir is None) == (onnx is None):
+        _fail("give exactly one device part: --run RUN_DIR (PyTorch) or --onnx DIR (onnxruntime)")
+    link = None
+    try:
+        if rate_bps is not None or loss > 0:
+            link = LinkEmulator(
+                math.inf if rate_bps is None else rate_bps,
+                loss,
+                mtu_bytes=mtu,
+                max_retransmissions=max_retransmissions,
+                seed=seed,
+            )
+        device = (
+            load_torch_device(run_dir, system)
+            if run_dir is not None
+            else load_onnx_device(onnx, system)  # type: ignore[arg-type]
+        )
+        inputs = list(iter_images(images, device.input_shape))
+    except (ClientError, StoreError, ValueError) as exc:
+        _fail(str(exc))
+
+    table = Table(title=f"{device.variant} via {server}")
+    for col in ("image", "pred", "bytes", "device", "link", "parse", "decode", "edge", "overhead",
+                "total"):  # fmt: skip
+        table.add_column(col, justify="left" if col == "image" else "right")
+    failures = 0
+    totals: list[float] = []
+    with EdgeClient(server, timeout_s=timeout) as client:
+        for path, x in inputs:
+            try:
+                result = infer_one(device, client, x, link)
+            except (ClientError, LinkDropped) as exc:
+                failures += 1
+                if json_lines:
+                    print(json.dumps({"image": str(path), "error": str(exc)}), flush=True)
+                else:
+                    err_console.print(f"{path}: {exc}", highlight=False)
+                continue
+            totals.append(result.total_s)
+            if json_lines:
+                print(json.dumps({"image": str(path), **result.to_json()}), flush=True)
+                continue
+            ms = result.server_ms
+            link_text = f"{1e3 * result.link_s:.2f}"
+            if result.link is not None and result.link.retransmissions:
+                link_text += f" ({result.link.retransmissions} retx)"
+            table.add_row(
+                path.name,
+                str(result.prediction),
+                f"{result.payload_bytes:,}",
+                f"{1e3 * result.device_s:.2f}",
+                link_text,
+                f"{ms.get('parse', 0.0):.2f}",
+                f"{ms.get('decode', 0.0):.2f}",
+                f"{ms.get('edge_compute', 0.0):.2f}",
+                f"{1e3 * result.overhead_s:.2f}",
+                f"{1e3 * result.total_s:.2f}",
+            )
+    if not json_lines:
+        console.print(table)
+        if totals:
+            console.print(
+                f"{len(totals)} image(s), median total {1e3 * statistics.median(totals):.2f} ms "
+                "(times in ms; overhead = total - device - link - edge decode - edge compute)",
+                highlight=False,
+            )
+    if failures:
+        _fail(f"{failures} of {len(inputs)} image(s) failed", code=1)
+
+
 @data_app.command("fashion-mnist")
 def data_fashion_mnist(
     root: Annotated[Path | None, typer.Option("--root", help="data root (or SEMCOM_DATA)")] = None,

@@ -1,0 +1,301 @@
+"""Which stored systems a server serves, what payloads each accepts, and which one a request wants.
+
+A :class:`ModelCatalog` is built from the variants of a run (:func:`semcom.runtime.store.load_run`).
+A variant is **served** when its link is ``digital`` (it decodes :class:`~semcom.coding.Payload`
+bytes), its task is classification (the answer is a class index) and a probe works: the catalog
+encodes one blank input with the variant's own device side and decodes it, which both warms the
+model up and records the payload it accepts (:class:`PayloadSpec`: system name, tensor shapes,
+parameters, chunk count). Other variants are listed with the reason they are not served.
+
+Selection (:meth:`ModelCatalog.select`), in the order the server applies it:
+
+1. ``?model=<variant id>`` names the variant: unknown → 404, known but not served → 422.
+2. Otherwise the served variants whose system is the payload's ``system`` are the candidates:
+   none → 404; exactly one → it; several → those whose payload check accepts the payload:
+   exactly one → it, none or several → 422 naming the candidates (and each one's reason).
+
+The chosen variant's :meth:`ServedModel.check` then validates the payload against the model
+(shapes, parameters, chunks) before anything is decoded.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from semcom.coding import Payload, PayloadError
+from semcom.runtime.store import StoredSystem
+from semcom.systems import SplitSystem
+
+_MAX_NAME_IN_MESSAGE = 80
+
+
+class SelectionError(Exception):
+    """No single served model fits a request; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
+        self.message = message
+
+
+@dataclass(frozen=True)
+class PayloadSpec:
+    """The payload a served model accepts (what its own device side sends)."""
+
+    system: str
+    shapes: tuple[tuple[int, ...], ...]
+    params: dict[str, float | int]
+    chunks: int
+    example_bytes: int
+
+    @property
+    def max_elements(self) -> int:
+        """Largest element count of one tensor of the payload."""
+        return max((math.prod(s) for s in self.shapes), default=0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "system": self.system,
+            "shapes": [list(s) for s in self.shapes],
+            "params": dict(self.params),
+            "chunks": self.chunks,
+            "example_bytes": self.example_bytes,
+        }
+
+    def mismatch(self, payload: Payload) -> str | None:
+        """Why ``payload`` does not have this layout (system, shapes, chunk count), or ``None``."""
+        if payload.system != self.system:
+            return f"payload is for system {payload.system!r}, not {self.system!r}"
+        if payload.shapes != self.shapes:
+            return f"payload shapes {list(payload.shapes)} != model's {list(self.shapes)}"
+        if len(payload.chunks) != self.chunks:
+            return f"expected {self.chunks} chunk(s), payload has {len(payload.chunks)}"
+        return None
+
+
+class _StageClock(threading.local):
+    """Per-thread record of when the first edge module started (see :class:`ServedModel`)."""
+
+    first_edge: float | None = None
+    active: bool = False
+
+
+_clock = _StageClock()
+
+
+def _edge_pre_hook(module: torch.nn.Module, args: Any) -> None:
+    if _clock.active and _clock.first_edge is None:
+        _clock.first_edge = time.perf_counter()
+
+
+@dataclass
+class ServedModel:
+    """One variant of the run as the server sees it.
+
+    Attributes:
+        variant: variant id (the stored file's stem).
+        system: the rebuilt system (eval mode).
+        params: the system's parameters.
+        served: whether ``POST /v1/infer`` accepts payloads for it.
+        reason: why it is not served (``None`` when served).
+        accepts: the payload it accepts (``None`` when not served).
+    """
+
+    variant: str
+    system: SplitSystem
+    params: dict[str, Any]
+    served: bool = False
+    reason: str | None = None
+    accepts: PayloadSpec | None = None
+    _hooks: list[Any] = field(default_factory=list, repr=False)
+
+    @property
+    def system_name(self) -> str:
+        return self.system.name
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """Input of one sample ``(C, H, W)`` the device side takes."""
+        ctx = self.system.ctx
+        return (ctx.in_channels, *ctx.image_size)  # type: ignore[return-value]
+
+    def check(self, payload: Payload) -> None:
+        """Raise :class:`PayloadError` unless this model can decode ``payload``.
+
+        Uses the system's own ``check_payload`` when it has one (shapes, parameters such as the
+        quantiser bits, chunk sizes), else the layout recorded by the probe.
+        """
+        own = getattr(self.system, "check_payload", None)
+        if callable(own):
+            own(payload)
+        elif self.accepts is not None and (why := self.accepts.mismatch(payload)):
+            raise PayloadError(why)
+
+    def decode(self, payload: Payload) -> tuple[torch.Tensor, float, float]:
+        """Decode a checked ``payload`` and finish the task: ``(logits [K], decode_s, edge_s)``.
+
+        ``decode_s`` runs from the call to the first edge module (parsing the body: entropy or
+        image decoding, dequantisation), ``edge_s`` from there to the output (the network), in
+        seconds. Safe to call from several threads at once (eval mode, no state is written).
+        """
+        _clock.first_edge = None
+        _clock.active = True
+        t0 = time.perf_counter()
+        try:
+            with torch.inference_mode():
+                out = self.system.edge_decode([payload])
+        finally:
+            _clock.active = False
+        t1 = time.perf_counter()
+        first = _clock.first_edge if _clock.first_edge is not None else t1
+        if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 1:
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ValueError(f"edge output {shape} is not one row of class scores")
+        return out[0].float(), first - t0, t1 - first
+
+
+def _not_served_reason(system: SplitSystem) -> str | None:
+    if system.link == "analog":
+        return (
+            "analog link: it sends complex channel symbols, not payload bytes "
+            "(evaluate it with `semcom run`)"
+        )
+    if system.link == "none":
+        return "no link: the whole network runs on the device, nothing is sent"
+    if system.link != "digital":
+        return f"link {system.link!r} is not served"
+    if system.task != "classification":
+        return f"task {system.task!r} is not served (only classification)"
+    return None
+
+
+def probe(model: ServedModel) -> None:
+    """Decide whether ``model`` is served; record its :class:`PayloadSpec` and warm it up."""
+    reason = _not_served_reason(model.system)
+    if reason is None:
+        try:
+            x = torch.zeros(1, *model.input_shape)
+            with torch.inference_mode():
+                payload = model.system.device_encode(x)[0]
+            wire = payload.to_bytes()
+            parsed = Payload.from_bytes(wire)
+            model.accepts = PayloadSpec(
+                parsed.system, parsed.shapes, dict(parsed.params), len(parsed.chunks), len(wire)
+            )
+            model.check(parsed)
+            model.decode(parsed)
+        except Exception as exc:  # a stored model that cannot round-trip is not served
+            reason = f"probe encode/decode failed: {type(exc).__name__}: {exc}"
+            model.accepts = None
+    model.served = reason is None
+    model.reason = reason
+
+
+def _short(name: str) -> str:
+    return repr(name if len(name) <= _MAX_NAME_IN_MESSAGE else name[:_MAX_NAME_IN_MESSAGE] + "...")
+
+
+class ModelCatalog:
+    """The variants of a run, served or not (see the module docstring)."""
+
+    def __init__(self, stored: Mapping[str, StoredSystem]) -> None:
+        self.models: dict[str, ServedModel] = {}
+        for variant, item in sorted(stored.items()):
+            model = ServedModel(variant, item.system.eval(), dict(item.params))
+            probe(model)
+            if model.served:
+                for module in model.system.edge_modules():
+                    model._hooks.append(module.register_forward_pre_hook(_edge_pre_hook))
+            self.models[variant] = model
+
+    @property
+    def served(self) -> list[ServedModel]:
+        """Served models, sorted by variant id."""
+        return [m for m in self.models.values() if m.served]
+
+    @property
+    def max_elements(self) -> int:
+        """Largest tensor any served model accepts, elements (a parse limit; at least 1)."""
+        return max([1] + [m.accepts.max_elements for m in self.served if m.accepts])
+
+    def describe(self) -> list[dict[str, Any]]:
+        """What ``GET /v1/models`` returns: one entry per variant."""
+        out = []
+        for m in self.models.values():
+            entry: dict[str, Any] = {
+                "model": m.variant,
+                "system": m.system_name,
+                "link": m.system.link,
+                "params": m.params,
+                "served": m.served,
+                "input_shape": list(m.input_shape),
+                "num_classes": m.system.ctx.num_classes,
+            }
+            if m.served and m.accepts is not None:
+                entry["accepts"] = m.accepts.to_json()
+            else:
+                entry["reason"] = m.reason
+            out.append(entry)
+        return out
+
+    def select(self, payload: Payload, model: str | None = None) -> ServedModel:
+        """The served model for ``payload`` (rules in the module docstring).
+
+        Raises :class:`SelectionError` with the HTTP status and a message naming the candidates.
+        """
+        if model is not None:
+            chosen = self.models.get(model)
+            if chosen is None:
+                raise SelectionError(
+                    404,
+                    "unknown_model",
+                    f"unknown model {_short(model)}; served: "
+                    + (", ".join(m.variant for m in self.served) or "none"),
+                )
+            if not chosen.served:
+                raise SelectionError(
+                    422, "model_not_served", f"model {model!r} is not served: {chosen.reason}"
+                )
+            return chosen
+        candidates = [m for m in self.served if m.system_name == payload.system]
+        if not candidates:
+            systems = sorted({m.system_name for m in self.served})
+            raise SelectionError(
+                404,
+                "unknown_system",
+                f"no served model for system {_short(payload.system)}; served systems: "
+                + (", ".join(systems) or "none"),
+            )
+        if len(candidates) == 1:
+            return candidates[0]
+        accepting, reasons = [], []
+        for m in candidates:
+            try:
+                m.check(payload)
+                accepting.append(m)
+            except PayloadError as exc:
+                reasons.append(f"{m.variant}: {exc}")
+        if len(accepting) == 1:
+            return accepting[0]
+        if not accepting:
+            raise SelectionError(
+                422,
+                "rejected_payload",
+                f"none of the {len(candidates)} served variants of system {payload.system!r} "
+                "accepts this payload: " + "; ".join(reasons),
+            )
+        raise SelectionError(
+            422,
+            "ambiguous_model",
+            f"{len(accepting)} served variants of system {payload.system!r} accept this payload: "
+            + ", ".join(m.variant for m in accepting)
+            + "; choose one with ?model=<variant>",
+        )

@@ -1,0 +1,408 @@
+"""The device side of the runtime: image → device network → payload bytes → (emulated link) → HTTP.
+
+* :func:`load_image` / :func:`image_paths` — PNG, JPEG, ... files (Pillow) as the model's input
+  ``[1, C, H, W]`` float32 in ``[0, 1]`` (converted to grey or RGB, resized to ``H × W``).
+* :class:`TorchDevice` (:func:`load_torch_device`) — the stored system's ``device_encode`` in
+  PyTorch; :func:`load_onnx_device` — the exported device part in onnxruntime
+  (:mod:`semcom.runtime.onnx_device`). Both give one :class:`~semcom.coding.Payload` per sample.
+* :class:`EdgeClient` — ``POST /v1/infer`` and the other endpoints over httpx.
+* :func:`infer_one` — one image end to end, with the time of every stage
+  (:class:`InferenceResult`).
+
+Protocol overhead (:attr:`InferenceResult.overhead_s`) is what the end-to-end time spends outside
+device compute, the emulated link and the edge's decode + network: HTTP on both sides, JSON, the
+payload parse and model selection, queueing, the loopback or network.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import numpy as np
+import torch
+
+from semcom.coding import Payload
+from semcom.runtime.link_emulator import LinkEmulator, LinkTransfer
+from semcom.runtime.store import StoredSystem, load_run
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+
+
+class ClientError(RuntimeError):
+    """A client-side problem (bad input, no device model, server refused); message says which."""
+
+
+class InferError(ClientError):
+    """The server answered with an error status; ``status`` and the server's ``detail``."""
+
+    def __init__(self, status: int, kind: str, detail: str) -> None:
+        super().__init__(f"server answered {status} {kind}: {detail}")
+        self.status, self.kind, self.detail = status, kind, detail
+
+
+# ------------------------------------------------------------------------------------ images
+def image_paths(path: str | Path) -> list[Path]:
+    """``path`` itself if it is a file, else the image files directly in the directory (sorted)."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not found:
+            raise ClientError(f"{path}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+        return found
+    raise ClientError(f"{path}: no such file or directory")
+
+
+def load_image(path: str | Path, shape: tuple[int, int, int]) -> torch.Tensor:
+    """Read an image file as the model's input ``[1, C, H, W]``, float32 in ``[0, 1]``.
+
+    ``shape = (C, H, W)``: ``C = 1`` converts to grey (``L``), ``C = 3`` to RGB; the image is
+    resized (bilinear) to ``H × W`` when it differs.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    channels, height, width = shape
+    if channels not in (1, 3):
+        raise ClientError(f"the model takes {channels}-channel input; images give 1 or 3")
+    try:
+        with Image.open(path) as im:
+            im = im.convert("L" if channels == 1 else "RGB")
+            if im.size != (width, height):
+                im = im.resize((width, height), Image.Resampling.BILINEAR)
+            array = np.asarray(im, dtype=np.float32) / 255.0
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        raise ClientError(f"{path}: cannot read the image: {exc}") from exc
+    tensor = torch.from_numpy(array.copy())
+    tensor = tensor[None] if channels == 1 else tensor.permute(2, 0, 1)
+    return tensor.unsqueeze(0).contiguous()
+
+
+# ------------------------------------------------------------------------------------ devices
+class DeviceSide(Protocol):
+    """What the client needs from a device part (PyTorch or ONNX)."""
+
+    variant: str
+    system_name: str
+    input_shape: tuple[int, int, int]
+
+    def encode(self, x: torch.Tensor) -> list[Payload]:
+        """One payload per sample of ``x`` ``[B, C, H, W]``."""
+        ...
+
+
+class TorchDevice:
+    """The device side of a stored system, run in PyTorch (``device_encode``)."""
+
+    def __init__(self, stored: StoredSystem) -> None:
+        self.stored = stored
+        self.system = stored.system.eval()
+        self.variant = stored.variant
+        self.system_name = self.system.name
+        ctx = self.system.ctx
+        self.input_shape: tuple[int, int, int] = (ctx.in_channels, *ctx.image_size)  # type: ignore[assignment]
+
+    def encode(self, x: torch.Tensor) -> list[Payload]:
+        with torch.inference_mode():
+            return self.system.device_encode(x)
+
+
+def choose_variant(stored: dict[str, StoredSystem], system: str | None) -> StoredSystem:
+    """Pick the digital-link variant named by ``system`` (a variant id or a system name).
+
+    Without ``system`` the run must hold exactly one digital variant. Raises :class:`ClientError`
+    listing the choices otherwise.
+    """
+    digital = {v: s for v, s in stored.items() if s.system.link == "digital"}
+    choices = ", ".join(digital) or "none"
+    if system is None:
+        if len(digital) == 1:
+            return next(iter(digital.values()))
+        raise ClientError(
+            f"the run has {len(digital)} digital variants; pick one with --system: {choices}"
+        )
+    if system in stored:
+        if system not in digital:
+            link = stored[system].system.link
+            raise ClientError(f"variant {system!r} has a {link} link and sends no payload")
+        return digital[system]
+    named = [s for s in digital.values() if s.system.name == system]
+    if len(named) == 1:
+        return named[0]
+    if not named:
+        raise ClientError(f"no digital variant or system named {system!r}; choices: {choices}")
+    raise ClientError(
+        f"{len(named)} variants of system {system!r}; pick one: "
+        + ", ".join(s.variant for s in named)
+    )
+
+
+def load_torch_device(run_dir: str | Path, system: str | None = None) -> TorchDevice:
+    """The PyTorch device part of ``run_dir``'s variant chosen by :func:`choose_variant`."""
+    return TorchDevice(choose_variant(load_run(run_dir), system))
+
+
+def load_onnx_device(onnx_dir: str | Path, system: str | None = None) -> DeviceSide:
+    """The exported device part in ``onnx_dir`` (``semcom export RUN_DIR --onnx DIR``).
+
+    ``onnx_dir`` is one variant's export folder, or an export root; with several variants under
+    the root, ``system`` (a variant id or a system name) picks one. Raises :class:`ClientError`.
+    """
+    try:
+        from semcom.runtime import onnx_device
+    except ImportError as exc:
+        raise ClientError(f"the ONNX device runtime is unavailable: {exc}") from exc
+    folder = Path(onnx_dir)
+    try:
+        if system is not None and hasattr(onnx_device, "find_exports"):
+            found = onnx_device.find_exports(folder)
+            if len(found) > 1:
+                metas = {p: onnx_device.read_device_json(p) for p in found}
+                named = [p for p, m in metas.items() if system in (p.name, m.get("variant"))]
+                named = named or [p for p, m in metas.items() if m.get("system") == system]
+                if len(named) != 1:
+                    choices = ", ".join(str(m.get("variant", p.name)) for p, m in metas.items())
+                    raise ClientError(
+                        f"{folder}: {len(named)} exported variants match {system!r}; "
+                        f"exports: {choices}"
+                    )
+                folder = named[0]
+        device = onnx_device.load_onnx_device(folder)
+    except ValueError as exc:  # OnnxDeviceError
+        raise ClientError(str(exc)) from exc
+    if system is not None and system not in (device.variant, device.system_name):
+        raise ClientError(
+            f"{folder} holds variant {device.variant!r} of system {device.system_name!r}, "
+            f"not {system!r}"
+        )
+    return device
+
+
+# ------------------------------------------------------------------------------------ HTTP
+class _StdlibConnection:
+    """One keep-alive HTTP/1.1 connection (``http.client``), reopened when the server closed it.
+
+    Chosen over httpx for the device's requests: the request line, headers and body leave in one
+    ``send`` on a ``TCP_NODELAY`` socket, and the per-request cost is about a millisecond lower
+    than httpx's on a loaded CPU (``benchmarks/bench_runtime.py`` measures the overhead).
+    """
+
+    def __init__(self, url: str, timeout_s: float) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ClientError(f"server URL must be http(s)://host[:port][/prefix], got {url!r}")
+        self.https = parts.scheme == "https"
+        self.host = parts.hostname
+        self.port = parts.port or (443 if self.https else 80)
+        self.prefix = parts.path.rstrip("/")
+        self.timeout_s = timeout_s
+        self.conn: http.client.HTTPConnection | None = None
+
+    def _connect(self) -> http.client.HTTPConnection:
+        cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
+        conn = cls(self.host, self.port, timeout=self.timeout_s)
+        conn.connect()
+        if conn.sock is not None:
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return conn
+
+    def request(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        if self.conn is None:
+            self.conn = self._connect()
+        try:
+            self.conn.request(method, self.prefix + path, body=body, headers=headers)
+            response = self.conn.getresponse()
+            return response.status, response.read()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+class EdgeClient:
+    """HTTP client of the edge server; one instance per thread (it holds one connection).
+
+    Args:
+        url: server base URL, e.g. ``http://127.0.0.1:8000``.
+        timeout_s: connect / read timeout of each request, seconds.
+        retries: extra attempts after a connection error (a closed keep-alive connection, a
+            refused connect); never after a timeout or an HTTP error answer.
+        client: an ``httpx.Client`` to send through instead (tests pass FastAPI's
+            ``TestClient``, which runs the app in-process).
+    """
+
+    def __init__(
+        self,
+        url: str = "http://127.0.0.1:8000",
+        *,
+        timeout_s: float = 30.0,
+        retries: int = 2,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.retries = retries
+        self.http = client
+        self._conn = None if client is not None else _StdlibConnection(self.url, timeout_s)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+    def __enter__(self) -> EdgeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        where = f"{method} {self.url}{path}"
+        if self.http is not None:
+            try:
+                r = self.http.request(method, self.url + path, content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                raise ClientError(f"{where}: {exc}") from exc
+            return r.status_code, r.content
+        assert self._conn is not None
+        for attempt in range(self.retries + 1):
+            try:
+                return self._conn.request(method, path, body, headers or {})
+            except TimeoutError as exc:
+                raise ClientError(f"{where}: timed out ({exc})") from exc
+            except (OSError, http.client.HTTPException) as exc:
+                if attempt == self.retries:
+                    raise ClientError(f"{where}: {type(exc).__name__}: {exc}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _json(status: int, content: bytes) -> dict[str, Any]:
+        try:
+            data = json.loads(content)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            data = None
+        if not isinstance(data, dict):
+            data = {"error": "bad_response", "detail": content[:200].decode("utf-8", "replace")}
+        if status != 200:
+            raise InferError(status, str(data.get("error", "")), str(data.get("detail", data)))
+        return data
+
+    def infer(self, body: bytes, model: str | None = None) -> dict[str, Any]:
+        """``POST /v1/infer`` with payload bytes; the server's JSON, or :class:`InferError`."""
+        path = "/v1/infer"
+        if model is not None:
+            path += "?" + urllib.parse.urlencode({"model": model})
+        headers = {"content-type": "application/octet-stream"}
+        return self._json(*self._request("POST", path, body, headers))
+
+    def health(self) -> dict[str, Any]:
+        return self._json(*self._request("GET", "/v1/health"))
+
+    def models(self) -> dict[str, Any]:
+        return self._json(*self._request("GET", "/v1/models"))
+
+
+# ------------------------------------------------------------------------------------ end to end
+@dataclass
+class InferenceResult:
+    """One image end to end. Times in seconds (``server_ms``: the server's own breakdown, ms)."""
+
+    model: str
+    prediction: int
+    payload_bytes: int
+    device_s: float
+    link_s: float
+    request_s: float
+    total_s: float
+    server_ms: dict[str, float]
+    link: LinkTransfer | None = None
+    response: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def edge_compute_s(self) -> float:
+        """Edge decode + edge network, seconds (the server's ``decode + edge_compute``)."""
+        return 1e-3 * (self.server_ms.get("decode", 0.0) + self.server_ms.get("edge_compute", 0.0))
+
+    @property
+    def overhead_s(self) -> float:
+        """Protocol overhead: total − device − emulated link − edge decode and compute, s."""
+        return self.total_s - self.device_s - self.link_s - self.edge_compute_s
+
+    def to_json(self) -> dict[str, Any]:
+        """Flat record, milliseconds (what ``semcom infer --json`` prints)."""
+        out: dict[str, Any] = {
+            "model": self.model,
+            "prediction": self.prediction,
+            "payload_bytes": self.payload_bytes,
+            "device_ms": 1e3 * self.device_s,
+            "link_ms": 1e3 * self.link_s,
+            "request_ms": 1e3 * self.request_s,
+            "server_ms": dict(self.server_ms),
+            "overhead_ms": 1e3 * self.overhead_s,
+            "total_ms": 1e3 * self.total_s,
+        }
+        if self.link is not None:
+            out["packets"] = self.link.packets
+            out["retransmissions"] = self.link.retransmissions
+        return out
+
+
+def infer_one(
+    device: DeviceSide,
+    client: EdgeClient,
+    x: torch.Tensor,
+    link: LinkEmulator | None = None,
+    model: str | None = None,
+) -> InferenceResult:
+    """Run ``x`` ``[1, C, H, W]`` through the device part, the link and the server.
+
+    ``model`` is the ``?model=`` to send (default: the device's variant id).
+    """
+    if x.dim() != 4 or x.shape[0] != 1:
+        raise ClientError(f"expected one sample [1, C, H, W], got {tuple(x.shape)}")
+    t0 = time.perf_counter()
+    body = device.encode(x)[0].to_bytes()
+    t1 = time.perf_counter()
+    transfer = link.send(body) if link is not None else None
+    t2 = time.perf_counter()
+    answer = client.infer(body, model=model or device.variant)
+    t3 = time.perf_counter()
+    return InferenceResult(
+        model=answer["model"],
+        prediction=int(answer["prediction"]),
+        payload_bytes=len(body),
+        device_s=t1 - t0,
+        link_s=t2 - t1,
+        request_s=t3 - t2,
+        total_s=t3 - t0,
+        server_ms={k: float(v) for k, v in answer.get("timing_ms", {}).items()},
+        link=transfer,
+        response=answer,
+    )
+
+
+def iter_images(
+    path: str | Path, shape: tuple[int, int, int]
+) -> Iterator[tuple[Path, torch.Tensor]]:
+    """``(file, input [1, C, H, W])`` for every image of :func:`image_paths`."""
+    for p in image_paths(path):
+        yield p, load_image(p, shape)

@@ -1,0 +1,430 @@
+"""The edge server: FastAPI app that decodes device payloads and finishes the task.
+
+Endpoints (JSON unless said otherwise):
+
+* ``POST /v1/infer[?model=<variant id>]`` — body: one :class:`~semcom.coding.Payload`
+  (``application/octet-stream``, or no content type). Answer::
+
+      {"model": variant, "system": name, "prediction": int, "logits": [...],
+       "probabilities": [...], "payload_bytes": int,
+       "timing_ms": {"read", "parse", "queue", "decode", "edge_compute", "total_server"}}
+
+  ``read`` is receiving the body, ``parse`` :meth:`Payload.from_bytes` + model selection +
+  payload check, ``queue`` waiting for a compute thread, ``decode`` entropy / image decoding up to
+  the first edge module, ``edge_compute`` the edge network, ``total_server`` the handler from
+  start to answer (milliseconds).
+* ``GET /v1/health`` — ``{"status": "ok", "served": n, "pid", "uptime_s"}``.
+* ``GET /v1/models`` — every variant of the run: served ones with the payload they accept, others
+  with the reason they are not served (:class:`~semcom.runtime.catalog.ModelCatalog`).
+* ``GET /v1/metrics`` — Prometheus text (:mod:`semcom.runtime.server_metrics`), per worker.
+
+Validation, in this order, each failure a 4xx whose JSON ``{"error": kind, "detail": reason}``
+says why: content type (415) → ``Content-Length`` above the body limit, or a body that grows past
+it (413; a malformed length is 400) → body not received within ``read_timeout_s`` (408) →
+``Payload.from_bytes`` with the body limit and the largest served tensor as bounds (400 with the
+parser's message: magic, version, truncation, CRC, ...) → model selection (404 / 422, see
+:meth:`ModelCatalog.select`) → the model's payload check (422: shapes, parameters, chunks) → too
+many computations pending (503) → decode + edge compute in a thread pool, within
+``compute_timeout_s`` (504; the thread finishes in the background and still counts as pending).
+Any exception raised while decoding a checked payload (a corrupt entropy-coded body whose CRC the
+sender recomputed, an image that does not decode) is answered 422 ``decode_failed``: a payload can
+never cause a 500.
+
+Nothing is unpickled: models come from safetensors files (:mod:`semcom.runtime.store`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from semcom.coding import Payload, PayloadError
+from semcom.runtime.catalog import ModelCatalog, SelectionError, ServedModel
+from semcom.runtime.server_metrics import ServerMetrics
+from semcom.runtime.store import StoredSystem, load_run
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+#: Largest request body, bytes (the largest payload of a shipped config is a few kB).
+DEFAULT_MAX_BODY_BYTES = 1 << 20
+DEFAULT_COMPUTE_TIMEOUT_S = 10.0
+DEFAULT_READ_TIMEOUT_S = 10.0
+DEFAULT_MAX_PENDING = 256
+#: Environment variable carrying :class:`ServerConfig` (JSON) to ``--workers`` processes.
+ENV_CONFIG = "SEMCOM_SERVE_CONFIG"
+_OCTET = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Server settings.
+
+    Attributes:
+        max_body_bytes: largest accepted request body, bytes.
+        compute_timeout_s: longest decode + edge compute before a 504, seconds.
+        read_timeout_s: longest wait for the request body, seconds.
+        compute_threads: threads running decode + edge compute (default: CPU count, at most 4).
+        torch_threads: torch intra-op threads per worker (``None`` leaves torch's default).
+        max_pending: computations queued or running before new requests get a 503.
+    """
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    compute_timeout_s: float = DEFAULT_COMPUTE_TIMEOUT_S
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
+    compute_threads: int | None = None
+    torch_threads: int | None = 1
+    max_pending: int = DEFAULT_MAX_PENDING
+
+    def __post_init__(self) -> None:
+        if self.max_body_bytes < 1:
+            raise ValueError(f"max_body_bytes must be >= 1, got {self.max_body_bytes}")
+        for name in ("compute_timeout_s", "read_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0 seconds, got {getattr(self, name)}")
+        for name in ("compute_threads", "torch_threads"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        if self.max_pending < 1:
+            raise ValueError(f"max_pending must be >= 1, got {self.max_pending}")
+
+    @property
+    def threads(self) -> int:
+        """Compute threads actually used."""
+        return self.compute_threads or max(1, min(4, os.cpu_count() or 1))
+
+
+class _Reject(Exception):
+    """A request answered with a 4xx/5xx error (kind and reason in the JSON body)."""
+
+    def __init__(self, status: int, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.kind, self.detail = status, kind, detail
+
+
+class EdgeService:
+    """The state behind the app: catalog, compute pool, metrics, settings."""
+
+    def __init__(self, catalog: ModelCatalog, config: ServerConfig) -> None:
+        self.catalog = catalog
+        self.config = config
+        self.metrics = ServerMetrics()
+        self.pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=config.threads, thread_name_prefix="semcom-edge"
+        )
+        self.pending = 0
+        self.started = time.time()
+        self.max_elements = catalog.max_elements
+
+    async def read_body(self, request: Request) -> bytes:
+        limit = self.config.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit() or len(declared) > 18:
+                raise _Reject(400, "bad_request", f"malformed Content-Length {declared[:40]!r}")
+            if int(declared) > limit:
+                raise _Reject(
+                    413,
+                    "body_too_large",
+                    f"body of {int(declared)} bytes exceeds the limit of {limit} bytes",
+                )
+        parts: list[bytes] = []
+        size = 0
+
+        async def collect() -> None:
+            nonlocal size
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _Reject(413, "body_too_large", f"body exceeds the limit of {limit} bytes")
+                parts.append(chunk)
+
+        try:
+            await asyncio.wait_for(collect(), self.config.read_timeout_s)
+        except asyncio.TimeoutError:  # builtin TimeoutError from 3.11
+            raise _Reject(
+                408, "read_timeout", f"body not received within {self.config.read_timeout_s} s"
+            ) from None
+        return b"".join(parts)
+
+    def parse(self, body: bytes) -> Payload:
+        """Strict parse with the body limit and the largest served tensor as bounds (400)."""
+        try:
+            return Payload.from_bytes(
+                body, max_bytes=self.config.max_body_bytes, max_elements=self.max_elements
+            )
+        except PayloadError as exc:
+            raise _Reject(400, "bad_payload", f"malformed payload: {exc}") from None
+
+    def select(self, payload: Payload, model: str | None) -> ServedModel:
+        """The model for ``payload`` (404 / 422, :meth:`ModelCatalog.select`)."""
+        try:
+            return self.catalog.select(payload, model)
+        except SelectionError as exc:
+            raise _Reject(exc.status, exc.kind, exc.message) from None
+
+    @staticmethod
+    def check(chosen: ServedModel, payload: Payload) -> None:
+        """The model's own payload check: shapes, parameters, chunks (422)."""
+        try:
+            chosen.check(payload)
+        except PayloadError as exc:
+            raise _Reject(
+                422, "rejected_payload", f"model {chosen.variant!r} rejects the payload: {exc}"
+            ) from None
+
+    def _compute(
+        self, chosen: ServedModel, payload: Payload, submitted: float
+    ) -> tuple[torch.Tensor | None, str | None, float, float, float]:
+        """Runs in a pool thread: ``(logits, error, queue_s, decode_s, edge_s)``."""
+        queued = time.perf_counter() - submitted
+        try:
+            logits, decode_s, edge_s = chosen.decode(payload)
+        except (KeyboardInterrupt, SystemExit):  # pragma: no cover - process shutdown
+            raise
+        except BaseException as exc:  # noqa: BLE001 - includes native-extension panics
+            return None, f"{type(exc).__name__}: {exc}", queued, 0.0, 0.0
+        return logits, None, queued, decode_s, edge_s
+
+    async def compute(
+        self, chosen: ServedModel, payload: Payload
+    ) -> tuple[torch.Tensor, float, float, float]:
+        if self.pending >= self.config.max_pending:
+            raise _Reject(
+                503, "overloaded", f"{self.pending} computations pending; try again later"
+            )
+        self.pending += 1
+        self.metrics.add_in_flight(1)
+        future = self.pool.submit(self._compute, chosen, payload, time.perf_counter())
+        loop = asyncio.get_running_loop()
+
+        def finished(_: concurrent.futures.Future) -> None:
+            loop.call_soon_threadsafe(self._release)
+
+        future.add_done_callback(finished)
+        try:
+            logits, error, queue_s, decode_s, edge_s = await asyncio.wait_for(
+                asyncio.shield(asyncio.wrap_future(future)), self.config.compute_timeout_s
+            )
+        except asyncio.TimeoutError:  # builtin TimeoutError from 3.11
+            raise _Reject(
+                504,
+                "timeout",
+                f"decode + edge compute took longer than {self.config.compute_timeout_s} s",
+            ) from None
+        if error is not None or logits is None:
+            raise _Reject(
+                422, "decode_failed", f"model {chosen.variant!r} cannot decode the payload: {error}"
+            )
+        return logits, queue_s, decode_s, edge_s
+
+    def _release(self) -> None:
+        self.pending -= 1
+        self.metrics.add_in_flight(-1)
+
+    async def infer(self, request: Request) -> JSONResponse:
+        t0 = time.perf_counter()
+        chosen: ServedModel | None = None
+        try:
+            ctype = request.headers.get("content-type")
+            if ctype is not None and ctype.split(";")[0].strip().lower() != _OCTET:
+                raise _Reject(415, "unsupported_media_type", f"send {_OCTET}, not {ctype[:60]!r}")
+            models = request.query_params.getlist("model")
+            if len(models) > 1:
+                raise _Reject(400, "bad_request", "give ?model= at most once")
+            model = models[0] if models else None
+            body = await self.read_body(request)
+            t_read = time.perf_counter()
+            payload = self.parse(body)
+            chosen = self.select(payload, model)
+            self.check(chosen, payload)
+            t_parse = time.perf_counter()
+            logits, queue_s, decode_s, edge_s = await self.compute(chosen, payload)
+        except _Reject as rej:
+            seconds = time.perf_counter() - t0
+            self.metrics.observe_request(
+                chosen.variant if chosen else None, rej.status, seconds, error=rej.kind
+            )
+            return JSONResponse({"error": rej.kind, "detail": rej.detail}, status_code=rej.status)
+        probabilities = torch.softmax(logits, dim=0)
+        t_end = time.perf_counter()
+        stages = {"parse": t_parse - t_read, "decode": decode_s, "edge_compute": edge_s}
+        self.metrics.observe_request(chosen.variant, 200, t_end - t0, stages)
+        timing = {
+            "read": t_read - t0,
+            "parse": t_parse - t_read,
+            "queue": queue_s,
+            "decode": decode_s,
+            "edge_compute": edge_s,
+            "total_server": t_end - t0,
+        }
+        return JSONResponse(
+            {
+                "model": chosen.variant,
+                "system": chosen.system_name,
+                "prediction": int(torch.argmax(logits)),
+                "logits": logits.tolist(),
+                "probabilities": probabilities.tolist(),
+                "payload_bytes": len(body),
+                "timing_ms": {k: 1e3 * v for k, v in timing.items()},
+            }
+        )
+
+
+def create_app(
+    source: str | Path | Mapping[str, StoredSystem],
+    *,
+    config: ServerConfig | None = None,
+    **settings: Any,
+) -> FastAPI:
+    """The edge server app for a run directory or a dict of loaded variants.
+
+    ``source``: ``RUN_DIR`` (its ``models/*.safetensors``) or ``{variant: StoredSystem}``.
+    ``config`` or keyword ``settings`` (fields of :class:`ServerConfig`, e.g.
+    ``max_body_bytes=4096``) set the limits. The app's ``state.service`` is the
+    :class:`EdgeService` (catalog, metrics).
+    """
+    if config is None:
+        config = ServerConfig(**settings)
+    elif settings:
+        raise TypeError("pass either config or keyword settings, not both")
+    if config.torch_threads is not None:
+        torch.set_num_threads(config.torch_threads)
+    stored = load_run(source) if isinstance(source, (str, Path)) else source
+    service = EdgeService(ModelCatalog(stored), config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.pool.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(
+        title="semcom edge server",
+        lifespan=lifespan,
+        version="1",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.service = service
+
+    @app.post("/v1/infer")
+    async def infer(request: Request) -> JSONResponse:
+        return await service.infer(request)
+
+    @app.get("/v1/health")
+    async def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "served": len(service.catalog.served),
+            "pid": os.getpid(),
+            "uptime_s": time.time() - service.started,
+        }
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        return {
+            "models": service.catalog.describe(),
+            "limits": {
+                "max_body_bytes": config.max_body_bytes,
+                "compute_timeout_s": config.compute_timeout_s,
+                "read_timeout_s": config.read_timeout_s,
+                "max_pending": config.max_pending,
+            },
+        }
+
+    @app.get("/v1/metrics")
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(
+            service.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+    return app
+
+
+class NoDelayH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with ``TCP_NODELAY`` set on every connection.
+
+    asyncio sets ``TCP_NODELAY`` only on sockets whose ``proto`` is ``IPPROTO_TCP``; the listening
+    socket ``uvicorn --workers N`` hands to its spawned workers comes back with ``proto`` 0, so
+    their connections kept Nagle's algorithm: a response written in two parts (headers, body)
+    then waited for the client's delayed ACK, about 40 ms per keep-alive request.
+    """
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
+
+
+def app_from_env() -> FastAPI:
+    """App factory for uvicorn worker processes: reads ``SEMCOM_SERVE_CONFIG`` (JSON with
+    ``run_dir`` and the :class:`ServerConfig` fields) set by :func:`serve`."""
+    raw = os.environ.get(ENV_CONFIG)
+    if not raw:
+        raise RuntimeError(f"{ENV_CONFIG} is not set; start the server with `semcom serve`")
+    settings = json.loads(raw)
+    run_dir = settings.pop("run_dir")
+    return create_app(run_dir, config=ServerConfig(**settings))
+
+
+def serve(
+    run_dir: str | Path,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    workers: int = 1,
+    config: ServerConfig | None = None,
+    log_level: str = "info",
+    access_log: bool = False,
+    announce: Callable[[ModelCatalog], None] | None = None,
+) -> None:
+    """Run the server with uvicorn until interrupted (``semcom serve``).
+
+    The run is loaded here first, so a bad run directory fails before anything binds, and
+    ``announce(catalog)`` (e.g. printing what is served) runs before uvicorn starts. With
+    ``workers > 1`` uvicorn starts that many processes, each loading the run itself from the
+    ``SEMCOM_SERVE_CONFIG`` environment variable (metrics are then per worker).
+    """
+    import uvicorn
+
+    config = config or ServerConfig()
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "access_log": access_log,
+        "server_header": False,
+        "timeout_keep_alive": 5,
+        "http": NoDelayH11Protocol,
+    }
+    if workers == 1:
+        app = create_app(run_dir, config=config)
+        if announce is not None:
+            announce(app.state.service.catalog)
+        uvicorn.run(app, **common)
+        return
+    catalog = ModelCatalog(load_run(run_dir))  # fail early, in the parent
+    if announce is not None:
+        announce(catalog)
+    del catalog
+    os.environ[ENV_CONFIG] = json.dumps({"run_dir": str(Path(run_dir).resolve()), **asdict(config)})
+    uvicorn.run("semcom.runtime.server:app_from_env", factory=True, workers=workers, **common)
