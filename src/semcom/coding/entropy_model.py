@@ -285,15 +285,19 @@ class FactorizedEntropyModel(nn.Module):
         return bool((self.pmf_table > 0).all())
 
     def _get_coder(self) -> CategoricalCoder:
+        # the tables' identity and version say whether the cached coder is still theirs (any
+        # in-place change, update() or load_state_dict, bumps the version); readiness is checked
+        # only when a coder is built, which keeps it off the per-call path
+        key = (self.pmf_table.data_ptr(), self.pmf_table._version)
+        if self._coder is not None and self._coder_key == key:
+            return self._coder
         if not self.tables_ready:
             raise RuntimeError(
                 "entropy model tables are not built: call update() after training (or load a "
                 "state dict that contains pmf_table) before compress()/decompress()"
             )
-        key = (self.pmf_table.data_ptr(), self.pmf_table._version)
-        if self._coder is None or self._coder_key != key:
-            self._coder = CategoricalCoder(self.pmf_table.cpu().numpy(), self.precision)
-            self._coder_key = key
+        self._coder = CategoricalCoder(self.pmf_table.cpu().numpy(), self.precision)
+        self._coder_key = key
         return self._coder
 
     def _check_symbols(self, symbols: torch.Tensor) -> np.ndarray:
