@@ -13,12 +13,13 @@ running in this process (one torch thread):
   broken connection. Also plotted: ``results/runtime_throughput.png``. Client and server share
   this machine's CPUs.
 * ``link`` — end-to-end latency with the uplink emulated (``LinkEmulator``: rate R, loss P,
-  256-byte packets) against the latency model ``T = T_device + bits / R / (1 - P) + T_edge``
-  (``semcom.latency.transmit_time_s`` for ``bits / R``; ``T_device`` and ``T_edge`` the medians
-  measured in the overhead part); ``ratio`` = mean measured / mean model. Target: within 20 %.
-  The model has no term for the protocol overhead, so at high rates (a few ms of link time) it
-  is short by that overhead; ``ratio_with_overhead`` adds the measured median overhead of the
-  overhead part as a constant.
+  256-byte packets) against the latency model of ``semcom.latency.model``,
+  ``T = T_device + bits / R / (1 - P) + T_edge + T_overhead`` (``T_device``, ``T_edge`` and the
+  fixed per-request ``T_overhead`` are the medians measured in the overhead part, on the same
+  server but without the emulated link: a calibration, not a fit to the link cells);
+  ``ratio`` = mean measured / mean model. Target: within 20 %. ``ratio_without_overhead`` is
+  against the simulation's model (``T_overhead = 0``), which is short by the ~2 ms of protocol
+  cost wherever the link takes only a few ms.
 
 Default run: builds small untrained (prepared-for-coding) systems in the Fashion-MNIST context
 (1×28×28, 10 classes, resnet-small split after layer2) — enough for protocol timing — and sends
@@ -53,7 +54,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, format_value, report  # noqa: E402
 
-from semcom.latency import transmit_time_s  # noqa: E402
+from semcom.latency import latency  # noqa: E402
 from semcom.runtime.client import EdgeClient, TorchDevice, infer_one  # noqa: E402
 from semcom.runtime.link_emulator import LinkEmulator  # noqa: E402
 from semcom.runtime.store import load_run, save_system  # noqa: E402
@@ -265,13 +266,23 @@ def measure_link(url, devices, x, calibration, n: int) -> list[dict]:
             for rate, loss in LINK_CELLS:
                 link = LinkEmulator(rate, loss, mtu_bytes=LINK_MTU, seed=17, max_retransmissions=50)
                 results = [infer_one(device, client, x[i % len(x)][None], link) for i in range(n)]
+                # Measured compute seconds enter as FLOPs on a 1 FLOP/s profile; retransmissions
+                # (a geometric number of sends) as the effective rate R (1 - P).
                 model = [
-                    t_dev + transmit_time_s(8 * r.payload_bytes, rate) / (1 - loss) + t_edge
+                    latency(
+                        t_dev,
+                        t_edge,
+                        8 * r.payload_bytes,
+                        1.0,
+                        1.0,
+                        rate * (1 - loss),
+                        overhead_s=t_protocol,
+                    ).total
                     for r in results
                 ]
                 measured = [r.total_s for r in results]
                 ratio = statistics.fmean(measured) / statistics.fmean(model)
-                ratio_oh = statistics.fmean(measured) / (statistics.fmean(model) + t_protocol)
+                ratio_no_oh = statistics.fmean(measured) / (statistics.fmean(model) - t_protocol)
                 rows.append(
                     {
                         "kind": "link",
@@ -289,10 +300,10 @@ def measure_link(url, devices, x, calibration, n: int) -> list[dict]:
                         * statistics.fmean(link.expected_seconds(r.payload_bytes) for r in results),
                         "measured_mean_ms": 1e3 * statistics.fmean(measured),
                         "model_mean_ms": 1e3 * statistics.fmean(model),
+                        "overhead_ms": 1e3 * t_protocol,
                         "ratio": ratio,
                         "within_20pct": abs(ratio - 1) <= RATIO_TARGET,
-                        "ratio_with_overhead": ratio_oh,
-                        "within_20pct_with_overhead": abs(ratio_oh - 1) <= RATIO_TARGET,
+                        "ratio_without_overhead": ratio_no_oh,
                     }
                 )
     return rows

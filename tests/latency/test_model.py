@@ -1,4 +1,4 @@
-"""T = T_device + bits/R + T_edge: sums, per-sample tensors, and the link's edge cases."""
+"""T = T_device + bits/R + T_edge + T_overhead: sums, per-sample tensors, the link's edge cases."""
 
 from __future__ import annotations
 
@@ -17,6 +17,18 @@ def test_latency_sums_its_parts() -> None:
     assert (lat.device, lat.transmit, lat.edge) == pytest.approx((2.0, 1.0, 1.0))
     assert lat.total == pytest.approx(4.0)
     assert all(isinstance(v, float) for v in (lat.device, lat.transmit, lat.edge, lat.total))
+    assert lat.overhead == 0.0
+
+
+def test_fixed_overhead_adds_to_every_sample_and_must_not_be_negative() -> None:
+    dev, edge = get_profile(1e9), get_profile(1e10)
+    bits = torch.tensor([0.0, 1e6], dtype=torch.float64)
+    base = latency(1e8, 1e9, bits, dev, edge, 1e6)
+    lat = latency(1e8, 1e9, bits, dev, edge, 1e6, overhead_s=0.002)
+    assert lat.overhead == 0.002
+    assert (lat.total - base.total).tolist() == pytest.approx([0.002, 0.002])
+    with pytest.raises(ValueError, match="overhead_s"):
+        latency(1e8, 1e9, bits, dev, edge, 1e6, overhead_s=-1e-3)
 
 
 def test_profiles_by_name_and_object_agree() -> None:

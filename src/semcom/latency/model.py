@@ -1,7 +1,10 @@
-"""The latency model of one co-inference: ``T = T_device + bits / R + T_edge``.
+"""The latency model of one co-inference: ``T = T_device + bits / R + T_edge + T_overhead``.
 
 Compute times are FLOPs ÷ the profile's effective FLOP/s; the transmission time is
-:func:`~semcom.latency.transmit_time_s`. Inputs may be numbers or per-sample tensors ``[N]``.
+:func:`~semcom.latency.transmit_time_s`. ``T_overhead`` is a fixed cost per request that no
+FLOP or bit count explains (protocol framing, serialisation, scheduling, a round trip); it is 0
+in simulation and is calibrated from a real link when one is measured (``bench_runtime.py``
+measures it over loopback). Inputs may be numbers or per-sample tensors ``[N]``.
 
 >>> from semcom.latency import get_profile
 >>> lat = latency(1e9, 1e9, 8e5, get_profile(1e9), get_profile(1e10), 1e6)
@@ -25,13 +28,14 @@ class LatencyBreakdown:
     """Seconds per stage of one inference.
 
     Each field is a float, or a float64 tensor ``[N]`` (one value per sample) when an input was
-    per sample; ``total = device + transmit + edge``.
+    per sample; ``total = device + transmit + edge + overhead``.
     """
 
     device: TensorOrFloat
     transmit: TensorOrFloat
     edge: TensorOrFloat
     total: TensorOrFloat
+    overhead: float = 0.0
 
 
 def latency(
@@ -41,8 +45,9 @@ def latency(
     device: ComputeProfile | str | float,
     edge: ComputeProfile | str | float,
     rate_bps: torch.Tensor | Number,
+    overhead_s: float = 0.0,
 ) -> LatencyBreakdown:
-    """End-to-end latency: device compute, transmission, edge compute, in seconds.
+    """End-to-end latency: device compute, transmission, edge compute, overhead, in seconds.
 
     Args:
         device_flops: FLOPs run on the device (number, or ``[N]``).
@@ -52,8 +57,12 @@ def latency(
         edge: edge profile (likewise).
         rate_bps: link rate, bit/s (number, or ``[N]``); ``inf`` means a free link (0 s),
             ``0`` an outage (``inf`` s whenever bits are sent).
+        overhead_s: fixed seconds per request besides compute and transmission (>= 0).
     """
+    if not overhead_s >= 0:
+        raise ValueError(f"overhead_s must be >= 0 seconds, got {overhead_s}")
     t_dev = get_profile(device).compute_time_s(device_flops)
     t_edge = get_profile(edge).compute_time_s(edge_flops)
     t_tx = transmit_time_s(bits, rate_bps)
-    return LatencyBreakdown(t_dev, t_tx, t_edge, t_dev + t_tx + t_edge)
+    total = t_dev + t_tx + t_edge + overhead_s
+    return LatencyBreakdown(t_dev, t_tx, t_edge, total, float(overhead_s))
