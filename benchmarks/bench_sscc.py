@@ -11,7 +11,8 @@ Reported rows (``kind``):
   through ``transmit`` on AWGN in batches of 256, as ``measure_analog`` runs it: ``cold_s`` with
   empty source caches (the quality-ladder search encodes each image up to 95 times), ``warm_s``
   at another SNR once the sizes are cached (what every further SNR point costs), and
-  ``sweep_10_s`` = cold + 9 warm, the estimate of a 10-SNR sweep of this variant.
+  ``sweep_10_s`` = cold + 9 warm, the estimate of a 10-SNR sweep of this variant; the ``warm_*``
+  link statistics and ``bler_warm`` are those of the warm SNR point, ``bler_cold`` of the cold one.
 
 Run: ``.venv/bin/python benchmarks/bench_sscc.py``. Writes ``benchmarks/results/sscc.json``.
 """
@@ -124,9 +125,9 @@ def snr_point_row(name: str, params: dict, images: torch.Tensor, snrs: tuple[flo
         "warm_snr_db": snrs[1],
         "warm_s": times[1],
         "sweep_10_s": times[0] + 9 * times[1],
-        "sent_rate": summary[snrs[1]]["sent_rate"],
-        "delivered_rate": summary[snrs[1]]["delivered_rate"],
-        "mean_quality": summary[snrs[1]]["mean_quality"],
+        "warm_sent_rate": summary[snrs[1]]["sent_rate"],
+        "warm_delivered_rate": summary[snrs[1]]["delivered_rate"],
+        "warm_mean_quality": summary[snrs[1]]["mean_quality"],
     }
     if name == "sscc":
         row["source_budget_bytes"] = system.layout.source_bytes
