@@ -27,7 +27,7 @@ def trained(request, tmp_path_factory, tiny_ctx: BuildContext, tiny_data) -> tup
     torch.manual_seed(0)
     params = {"k": 4, "bits": 3, "selection": request.param}
     if request.param == "per-sample":
-        params.update(mix=3, downsample=2)
+        params.update(mix=3, downsample=2, encoder_blocks=1, decoder_blocks=1)
     system = build_system("aecnn", params, tiny_ctx)
     before = _accuracy(system, test)
     ckpt = tmp_path_factory.mktemp("ckpt")
@@ -102,6 +102,23 @@ def test_wrong_payloads_are_rejected_with_reasons(trained) -> None:
         wrong_mask = Payload(good.system, good.shapes, good.params, (good.chunks[0], b"\xff" * 4))
         with pytest.raises(PayloadError, match="selects 32 channels"):
             system.edge_decode([wrong_mask])
+
+
+def test_residual_blocks_go_to_their_side(tiny_ctx) -> None:
+    def counts(**blocks: int) -> tuple[int, int]:
+        system = build_system("aecnn", {"k": 4, **blocks}, tiny_ctx)
+        device = sum(p.numel() for m in system.device_modules() for p in m.parameters())
+        edge = sum(p.numel() for m in system.edge_modules() for p in m.parameters())
+        return device, edge
+
+    device0, edge0 = counts()
+    device_dec, edge_dec = counts(decoder_blocks=2)
+    device_enc, edge_enc = counts(encoder_blocks=1)
+    assert device_dec == device0 and edge_dec > edge0
+    assert device_enc > device0 and edge_enc == edge0
+    for field in ("decoder_blocks", "encoder_blocks"):
+        with pytest.raises(SystemConfigError, match=field):
+            build_system("aecnn", {field: -1}, tiny_ctx)
 
 
 def test_invalid_parameters_name_the_field(tiny_ctx) -> None:

@@ -4,8 +4,10 @@ After "Attention-based Feature Compression for CNN Inference Offloading in Edge 
 (arXiv 2211.13745). Device: backbone head → squeeze-and-excitation channel attention → keep the
 ``k`` most important channels → optional 1×1 mixing (``mix`` output planes) and strided
 downsampling → BN + sigmoid → uniform quantiser (``bits``) → factorised entropy model → ANS bytes.
+``encoder_blocks`` residual blocks (default 0) may run on the kept channels before the mixing.
 Edge: decode → undo the downsampling and mixing → put the ``k`` channels back at their positions
-(zeros elsewhere) → light decoder (3×3 conv + BN + ReLU) → backbone tail.
+(zeros elsewhere) → light decoder (3×3 conv + BN + ReLU, then ``decoder_blocks`` residual blocks,
+default 0) → backbone tail.
 
 Channel selection, ``selection``:
 
@@ -35,6 +37,7 @@ from pydantic import Field
 from torch import nn
 
 from semcom.backbones import build_backbone
+from semcom.backbones.resnet import BasicBlock
 from semcom.coding import FactorizedEntropyModel, Payload, PayloadError, UniformQuantizer
 from semcom.nn.channel_attention import ChannelAttention
 from semcom.systems.base import BuildContext, SplitSystem, SystemOutput, SystemParams
@@ -50,6 +53,12 @@ class AECNNParams(SystemParams):
     mix: int | None = Field(None, ge=1, le=1024, description="1x1 mixing to this many planes")
     downsample: Literal[1, 2, 4] = Field(1, description="spatial stride before quantisation")
     reduction: int = Field(16, ge=1, description="SE bottleneck reduction")
+    encoder_blocks: int = Field(
+        0, ge=0, le=8, description="residual blocks on the kept channels before mixing (device)"
+    )
+    decoder_blocks: int = Field(
+        0, ge=0, le=8, description="residual blocks after the edge decoder's conv (edge only)"
+    )
     momentum: float = Field(0.01, gt=0, le=1, description="EMA momentum of the global ranking")
     rate_weight: float | None = Field(
         None, ge=0, alias="lambda", description="overrides the stages' rate-loss weight"
@@ -97,7 +106,7 @@ class AECNN(SplitSystem):
         self.register_buffer("importance", torch.full((width,), 0.5))
         self.register_buffer("global_index", torch.arange(k, dtype=torch.int64))
 
-        enc: list[nn.Module] = []
+        enc: list[nn.Module] = [BasicBlock(k, k) for _ in range(params.encoder_blocks)]
         if params.mix:
             enc.append(nn.Conv2d(k, m, 1))
         if s > 1:
@@ -114,7 +123,10 @@ class AECNN(SplitSystem):
             unmix.append(nn.Conv2d(m, k, 1))
         self.unmix = nn.Sequential(*unmix)
         self.decoder = nn.Sequential(
-            nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(inplace=True)
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+            *(BasicBlock(width, width) for _ in range(params.decoder_blocks)),
         )
 
     # --- structure -----------------------------------------------------------------------------
