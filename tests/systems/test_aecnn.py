@@ -10,6 +10,7 @@ import torch
 
 from semcom.coding import Payload, PayloadError
 from semcom.coding.ans import max_overhead_bits
+from semcom.eval.flops import count_params
 from semcom.systems import BuildContext, SystemConfigError, build_system
 from semcom.train import Phase, fetch_batch, train_phase
 
@@ -107,9 +108,7 @@ def test_wrong_payloads_are_rejected_with_reasons(trained) -> None:
 def test_residual_blocks_go_to_their_side(tiny_ctx) -> None:
     def counts(**blocks: int) -> tuple[int, int]:
         system = build_system("aecnn", {"k": 4, **blocks}, tiny_ctx)
-        device = sum(p.numel() for m in system.device_modules() for p in m.parameters())
-        edge = sum(p.numel() for m in system.edge_modules() for p in m.parameters())
-        return device, edge
+        return count_params(system.device_modules()), count_params(system.edge_modules())
 
     device0, edge0 = counts()
     device_dec, edge_dec = counts(decoder_blocks=2)
