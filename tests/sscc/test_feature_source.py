@@ -57,8 +57,11 @@ def test_damaged_or_foreign_bytes_are_rejected_not_raised() -> None:
     assert codec.parse_prefix(bytes(len(data)), shape) is None  # zero-filled after a CRC failure
     gen = torch.Generator().manual_seed(1)
     for _ in range(200):
-        junk = bytes(torch.randint(0, 256, (int(torch.randint(1, 60, (1,), generator=gen)),),
-                                   generator=gen).tolist())
+        junk = bytes(
+            torch.randint(
+                0, 256, (int(torch.randint(1, 60, (1,), generator=gen)),), generator=gen
+            ).tolist()
+        )
         out = codec.parse_prefix(junk, shape)
         assert out is None or out.shape == shape
 

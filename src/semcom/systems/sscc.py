@@ -99,9 +99,7 @@ class CapacityParams(SystemParams):
     def _feature_fields(self) -> CapacityParams:
         if self.source != "features":
             given = [
-                alias
-                for name, alias in FEATURE_FIELDS.items()
-                if getattr(self, name) is not None
+                alias for name, alias in FEATURE_FIELDS.items() if getattr(self, name) is not None
             ]
             if given:
                 raise ValueError(
