@@ -35,6 +35,7 @@ from semcom.train import (
     Phase,
     PhaseResult,
     distributed,
+    frozen_teacher,
     load_weights,
     phase_from_config,
     save_weights,
@@ -90,6 +91,12 @@ def _stage_for(stage: StageConfig, system: SplitSystem) -> StageConfig | None:
         return stage
     roles = [r for r in stage.trainable if r in system.roles()]
     return stage.model_copy(update={"trainable": roles}) if roles else None
+
+
+def _distills(cfg: ExperimentConfig, system: SplitSystem) -> bool:
+    """Whether any stage that applies to ``system`` has a positive ``distill`` weight."""
+    stages = (_stage_for(stage, system) for stage in cfg.train.stages)
+    return any(s is not None and s.losses.get("distill", 0.0) > 0 for s in stages)
 
 
 def _check_stages(cfg: ExperimentConfig, systems: list[SplitSystem]) -> None:
@@ -163,6 +170,9 @@ def run_experiment(
     for variant, system in zip(variants, systems, strict=True):
         vid = variant_id(variant)
         system.load_backbone_state(backbone_state)
+        # every distill term of this variant learns from the unsplit network as loaded, not from
+        # the system's bypass path at the start of a later stage (see frozen_teacher)
+        teacher = frozen_teacher(system) if _distills(cfg, system) else None
         rate_weight: float | None = None
         for stage_entry in cfg.train.stages:
             stage_cfg = _stage_for(stage_entry, system)
@@ -177,6 +187,7 @@ def run_experiment(
                 batch_size=cfg.data.batch_size,
                 seed=cfg.seed,
                 ckpt_dir=ckpt_root / vid,
+                teacher=teacher,
                 on_step=(lambda s, t, terms, _l=f"{vid}:{phase.name}": on_step(_l, s, t, terms))
                 if on_step
                 else None,

@@ -28,7 +28,7 @@ def trained(request, tmp_path_factory, tiny_ctx: BuildContext, tiny_data) -> tup
     torch.manual_seed(0)
     params = {"k": 4, "bits": 3, "selection": request.param}
     if request.param == "per-sample":
-        params.update(mix=3, downsample=2, encoder_blocks=1, decoder_blocks=1)
+        params.update(mix=3, downsample=2, encoder_blocks=1, decoder_blocks=1, decoder="inverse")
     system = build_system("aecnn", params, tiny_ctx)
     before = _accuracy(system, test)
     ckpt = tmp_path_factory.mktemp("ckpt")
@@ -125,3 +125,23 @@ def test_invalid_parameters_name_the_field(tiny_ctx) -> None:
         build_system("aecnn", {"k": 1000}, tiny_ctx)
     with pytest.raises(SystemConfigError, match="selection"):
         build_system("aecnn", {"selection": "random"}, tiny_ctx)
+
+
+def test_inverse_decoder_starts_as_the_identity(tiny_ctx, tiny_data) -> None:
+    """At initialisation and 8 bits, the ``inverse`` edge hands the tail what the attention
+    path would (logit undoes the sigmoid, the residual conv starts at zero); the ``plain`` one
+    starts from a random map."""
+    x, _ = fetch_batch(tiny_data[1], torch.arange(64))
+
+    def gap(decoder: str) -> float:
+        torch.manual_seed(0)
+        params = {"k": 32, "bits": 8, "decoder": decoder}  # k = width: every channel kept
+        system = build_system("aecnn", params, tiny_ctx).eval()
+        with torch.no_grad():
+            reference = system(x, path="attention").output
+            return float((system(x).output - reference).abs().max() / reference.abs().max())
+
+    assert gap("inverse") < 0.05
+    assert gap("plain") > 0.1
+    with pytest.raises(SystemConfigError, match="decoder"):
+        build_system("aecnn", {"decoder": "identity"}, tiny_ctx)

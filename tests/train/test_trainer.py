@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from semcom.systems import BuildContext, build_system, set_trainable
-from semcom.train import Phase, fetch_batch, load_progress, train_phase
+from semcom.train import Phase, fetch_batch, frozen_teacher, load_progress, train_phase
 
 
 def _weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -164,6 +164,44 @@ def test_distillation_pulls_the_split_system_towards_the_unsplit_teacher(
     result = train_phase(system, phase, tiny_data[0], batch_size=32, seed=0, ckpt_dir=tmp_path)
     assert set(result.terms) == {"distill"}
     assert gap() < 0.5 * before
+
+
+def test_a_given_teacher_stays_the_unsplit_network_after_the_tail_is_retrained(
+    tiny_ctx: BuildContext, tiny_data, tmp_path: Path
+) -> None:
+    from semcom.train.losses import distillation_loss
+
+    torch.manual_seed(0)
+    train = tiny_data[0]
+    system = build_system("aecnn", {"k": 32, "bits": 3}, tiny_ctx)  # k = width: no selection
+    backbone = Phase("backbone", epochs=2, lr=1e-2, path="bypass")
+    train_phase(system, backbone, train, batch_size=32, seed=0, ckpt_dir=tmp_path)
+    teacher = frozen_teacher(system)
+    # AECNN's attention stage retrains the tail on attention-scaled features: afterwards the
+    # system's own bypass path is no longer the network the teacher was taken from
+    attention = Phase(
+        "attention", epochs=2, lr=1e-2, trainable=["attention", "tail"], path="attention"
+    )
+    train_phase(system, attention, train, batch_size=32, seed=0, ckpt_dir=tmp_path)
+    x, _ = fetch_batch(train, torch.arange(len(train)))
+    system.eval()
+    with torch.no_grad():
+        student = system(x, path="attention").output
+        to_unsplit = float(distillation_loss(student, teacher(x, path="bypass").output))
+        to_moved = float(distillation_loss(student, system(x, path="bypass").output))
+    assert abs(to_unsplit - to_moved) > 0.05 * to_unsplit  # the bypass path did move
+
+    # one full-batch step with a negligible learning rate reports the distill term it trained on
+    probe = Phase(
+        "probe", epochs=1, lr=1e-9, trainable=["attention"], path="attention", losses={"distill": 1}
+    )
+    n = len(train)
+    own = train_phase(system, probe, train, batch_size=n, seed=0, ckpt_dir=tmp_path / "own")
+    given = train_phase(
+        system, probe, train, batch_size=n, seed=0, ckpt_dir=tmp_path / "given", teacher=teacher
+    )
+    assert own.terms["distill"] == pytest.approx(to_moved, rel=1e-3)  # default: phase start
+    assert given.terms["distill"] == pytest.approx(to_unsplit, rel=1e-3)
 
 
 def test_distillation_needs_a_classifier_with_a_bypass(tmp_path: Path) -> None:

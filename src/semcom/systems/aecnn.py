@@ -7,7 +7,10 @@ downsampling → BN + sigmoid → uniform quantiser (``bits``) → factorised en
 ``encoder_blocks`` residual blocks (default 0) may run on the kept channels before the mixing.
 Edge: decode → undo the downsampling and mixing → put the ``k`` channels back at their positions
 (zeros elsewhere) → light decoder (3×3 conv + BN + ReLU, then ``decoder_blocks`` residual blocks,
-default 0) → backbone tail.
+default 0) → backbone tail. With ``decoder: inverse`` the edge first undoes the encoder's sigmoid
+(logit of the dequantised code, then a learned per-plane affine that can undo its batch norm) and
+the 3×3 conv becomes a residual branch whose BN scale starts at 0: training starts from a decoder
+close to the identity rather than from a random map of squashed values.
 
 Channel selection, ``selection``:
 
@@ -59,10 +62,47 @@ class AECNNParams(SystemParams):
     decoder_blocks: int = Field(
         0, ge=0, le=8, description="residual blocks after the edge decoder's conv (edge only)"
     )
+    decoder: Literal["plain", "inverse"] = Field(
+        "plain",
+        description="plain: conv + BN + ReLU on the dequantised code; inverse: the edge first "
+        "undoes the sigmoid (logit + per-plane affine) and the conv is a zero-initialised "
+        "residual branch, so training starts from an identity-like decoder",
+    )
     momentum: float = Field(0.01, gt=0, le=1, description="EMA momentum of the global ranking")
     rate_weight: float | None = Field(
         None, ge=0, alias="lambda", description="overrides the stages' rate-loss weight"
     )
+
+
+class Unsquash(nn.Module):
+    """Edge-side inverse of the encoder's ``BN → sigmoid``: ``a · logit(clamp(z, eps, 1 - eps)) +
+    b`` per plane, ``[B, m, H, W] → [B, m, H, W]``. ``a = 1``, ``b = 0`` at initialisation (gives
+    back the encoder's batch-normalised pre-activation); learned so it can undo the BN as well."""
+
+    def __init__(self, planes: int, eps: float) -> None:
+        super().__init__()
+        if not 0 < eps < 0.5:
+            raise ValueError(f"eps must be in (0, 0.5), got {eps}")
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(1, planes, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(1, planes, 1, 1))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.logit(z.clamp(self.eps, 1.0 - self.eps)) * self.weight + self.bias
+
+
+class ZeroInitResidualConv(nn.Module):
+    """``relu(x + BN(conv3x3(x)))`` with the BN scale initialised to 0: the identity (on
+    non-negative ``x``) at the start of training. ``[B, C, H, W] → [B, C, H, W]``."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(channels)
+        nn.init.zeros_(self.bn.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x + self.bn(self.conv(x)))
 
 
 def _scatter_channels(sel: torch.Tensor, index: torch.Tensor, channels: int) -> torch.Tensor:
@@ -117,16 +157,20 @@ class AECNN(SplitSystem):
         self.entropy = FactorizedEntropyModel(m, 2**params.bits)
 
         unmix: list[nn.Module] = []
+        if params.decoder == "inverse":
+            unmix.append(Unsquash(m, eps=0.5 / 2**params.bits))
         if s > 1:
             unmix += [nn.ConvTranspose2d(m, m, s, stride=s), nn.ReLU(inplace=True)]
         if params.mix:
             unmix.append(nn.Conv2d(m, k, 1))
         self.unmix = nn.Sequential(*unmix)
+        first: list[nn.Module]
+        if params.decoder == "inverse":
+            first = [ZeroInitResidualConv(width)]
+        else:
+            first = [nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU()]
         self.decoder = nn.Sequential(
-            nn.Conv2d(width, width, 3, padding=1),
-            nn.BatchNorm2d(width),
-            nn.ReLU(inplace=True),
-            *(BasicBlock(width, width) for _ in range(params.decoder_blocks)),
+            *first, *(BasicBlock(width, width) for _ in range(params.decoder_blocks))
         )
 
     # --- structure -----------------------------------------------------------------------------

@@ -4,12 +4,20 @@ DDP under torchrun."""
 from semcom.train.checkpoint import load_progress, load_weights, save_progress, save_weights
 from semcom.train.losses import stage_loss
 from semcom.train.snr_sampling import sample_snr_db
-from semcom.train.trainer import Phase, PhaseResult, fetch_batch, phase_from_config, train_phase
+from semcom.train.trainer import (
+    Phase,
+    PhaseResult,
+    fetch_batch,
+    frozen_teacher,
+    phase_from_config,
+    train_phase,
+)
 
 __all__ = [
     "Phase",
     "PhaseResult",
     "fetch_batch",
+    "frozen_teacher",
     "load_progress",
     "load_weights",
     "phase_from_config",

@@ -108,20 +108,32 @@ def _lr_factor(schedule: str, step: int, total_steps: int) -> float:
     raise ValueError(f"schedule={schedule!r}; allowed: constant, cosine")
 
 
-def _teacher(system: SplitSystem, phase: Phase) -> SplitSystem | None:
+def frozen_teacher(system: SplitSystem) -> SplitSystem:
     """A frozen eval-mode copy of ``system`` whose ``bypass`` path gives the ``distill`` term's
-    teacher logits (the unsplit network as it stands at the start of the phase)."""
-    if phase.losses.get("distill", 0.0) <= 0:
-        return None
+    teacher logits. Take it right after the backbone weights are loaded, before any stage: later
+    stages may retrain the tail under another path (AECNN's ``attention`` stage does), after
+    which the system's own ``bypass`` path is no longer the unsplit network."""
     if system.task != "classification" or "bypass" not in system.paths:
         raise ValueError(
-            f"stage {phase.name!r} asks for a 'distill' loss, which needs a classification "
-            f"system with a 'bypass' path; {system.name!r} has task {system.task!r}"
+            f"a 'distill' loss needs a classification system with a 'bypass' path; "
+            f"{system.name!r} has task {system.task!r} and paths {system.paths}"
         )
     teacher = copy.deepcopy(system).eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
     return teacher
+
+
+def _teacher(system: SplitSystem, phase: Phase, given: SplitSystem | None) -> SplitSystem | None:
+    """The teacher of ``phase``: ``given`` if any, else the network at the start of the phase."""
+    if phase.losses.get("distill", 0.0) <= 0:
+        return None
+    if given is not None:
+        return given
+    try:
+        return frozen_teacher(system)
+    except ValueError as exc:
+        raise ValueError(f"stage {phase.name!r}: {exc}") from None
 
 
 def train_phase(
@@ -135,6 +147,7 @@ def train_phase(
     save_every: int = 200,
     on_step: ProgressCallback | None = None,
     stop_after_steps: int | None = None,
+    teacher: SplitSystem | None = None,
 ) -> PhaseResult:
     """Train ``system`` for one phase, resuming or skipping from checkpoints in ``ckpt_dir``.
 
@@ -142,6 +155,10 @@ def train_phase(
         batch_size: global batch; under DDP each rank takes ``batch_size // world`` samples.
         stop_after_steps: stop (leaving a progress checkpoint) after this many steps of this call;
             simulates an interruption in tests.
+        teacher: the ``distill`` term's teacher (its ``bypass`` logits), normally
+            :func:`frozen_teacher` of the system before its first stage. Without it the teacher is
+            a copy of ``system`` at the start of this phase, which is the unsplit network only if
+            no earlier phase retrained the tail under another path.
     """
     ckpt_dir = Path(ckpt_dir)
     final = ckpt_dir / f"{phase.name}.safetensors"
@@ -165,9 +182,9 @@ def train_phase(
     optimizer = _optimizer(phase, params)
     torch.manual_seed(seed + zlib.crc32(phase.name.encode()))
     start = 0
-    # the teacher is the network at the start of the phase: taken before a resume loads the
-    # interrupted phase's weights (the previous phases' checkpoints give the same start again)
-    teacher = _teacher(system, phase)
+    # a default teacher is the network at the start of the phase: taken before a resume loads
+    # the interrupted phase's weights (the previous phases' checkpoints give the same start again)
+    teacher = _teacher(system, phase, teacher)
     if progress_path.exists():
         state = load_progress(progress_path)
         system.load_state_dict(state["model"])
