@@ -188,7 +188,7 @@ def test_raw_start_round_trips_when_the_tail_spans_groups(symbols, groups, n) ->
 def test_raw_start_removes_most_of_the_start_up_cost() -> None:
     """A 2-bit alphabet near its entropy (a trained AECNN code): from the empty state the first
     pushed symbol costs up to 24 bits whatever its probability; the raw tail start leaves a few
-    bits above the ideal length instead, and never costs more than a bit over the empty start."""
+    bits above the ideal length instead."""
     rng = np.random.default_rng(3)
     pmf = np.array([[1200, 1100, 1000, 796]] * 6)  # 12-bit rows
     coder = CategoricalCoder(pmf, 12)
@@ -203,10 +203,10 @@ def test_raw_start_removes_most_of_the_start_up_cost() -> None:
 
 
 def test_ambiguous_table_start_is_never_written() -> None:
-    """When the tail pushed with the tables leaves a state that reads as a raw start
-    (``4**12 <= r < 2 * 4**12`` here), the encoder must write the raw start: the decoder reads that
-    range as raw. With probabilities 1/4096, the tail ``[s, 1, 0, ..., 0]`` leaves
-    ``r = 2**24 + cdf(s)``; every such stream, and every other small tail, decodes exactly."""
+    """A tail that, pushed with the tables from empty, would leave a state that reads as a raw start
+    (``4**12 <= r < 2 * 4**12`` here) must not be written that way: the decoder reads that range
+    as raw. With probabilities 1/4096, the tail ``[s, 1, 0, ..., 0]`` leaves ``r = 2**24 +
+    cdf(s)``; every such stream, and every other small tail, decodes exactly."""
     pmf = np.array([[1, 1, 1, 2**12 - 3]])
     coder = CategoricalCoder(pmf, 12)
     hit = 0

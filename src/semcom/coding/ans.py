@@ -23,17 +23,16 @@ Groups are pushed on the ANS stack last group first, so the decoder pops group 0
 compressed ``uint32`` words are written little-endian. The decoder learns the number of symbols per
 group from the tensor shape (no length field).
 
-Start state. From the empty state the first symbol that is pushed costs ``log2(cdf)`` bits, up to
-24 whatever its probability, because the state is still below the table's scale. So the last
-``m = ceil(24 / log2 L)`` symbols in decoding order (the *tail*; every symbol if there are fewer;
-none if ``L < 2`` or ``L > 2**16``) may instead be written as the plain integer
-``x0 = L**m + sum(tail[i] * L**i)``, and the other symbols are pushed on top of ``x0``: that costs
-the tail ``m * log2(L) + 1`` bits in place of up to 24 bits of waste. The encoder compares ``x0``
-with the state ``r`` the tail leaves when pushed from empty with its tables, and starts from the
-smaller, except that it must use ``x0`` when ``L**m <= r < 2 * L**m`` (the decoder could not tell
-the two apart). The decoder pops the other symbols, then reads what is left as an integer: in
-``[L**m, 2 * L**m)`` it is ``x0``; otherwise it pops the tail with the tables as well and the coder
-must end empty. Anything else means the bytes were corrupt or decoded with the wrong tables/shape.
+Start state. From the empty state the first symbol that is pushed with a non-zero CDF costs
+``log2(cdf)`` bits, up to 24 whatever its probability, because the state is still below the
+table's scale. So the last ``m = ceil(24 / log2 L)`` symbols in decoding order (the *tail*; every
+symbol if there are fewer; none if ``L < 2`` or ``L > 2**16``) are written as the plain integer
+``x0 = L**m + sum(tail[i] * L**i)``, and the other symbols are pushed on top of ``x0``: the tail
+costs ``m * log2(L) + 1`` bits in place of up to 24 bits of waste. A tail of zeros is pushed from
+the empty state instead (zeros cost nothing there and leave it empty). The decoder pops the other
+symbols, then reads what is left as an integer: in ``[L**m, 2 * L**m)`` it is ``x0``; otherwise
+(only 0 is written) it pops the tail with the tables and the coder must end empty. Anything else
+means the bytes were corrupt or decoded with the wrong tables/shape.
 
 Code length
 -----------
@@ -45,11 +44,10 @@ the ideal cost per symbol (start ``x = 0``: at most 24 bits of slack); from then
 ``x >= 2**8 * p`` when it encodes; flushing the final state to whole words adds at most 32 bits
 (less: the high zero bytes of the last word are not written, :func:`words_to_bytes`). The lower
 bound is 0, not ``I - const``: from the empty state, symbol 0 is pushed for free (``x`` stays 0),
-so e.g. an all-zero message codes to no bytes at all. The raw start ``x0`` is taken only when it
-is smaller than that state or forced (then below twice it), so it costs at most one bit more and
-both bounds still hold; in practice it saves 15-20 bits per stream (a 2-bit alphabet near its
-entropy: 23 → 5 bits above ``I``). Both are exact properties of the integer arithmetic, tested in
-``tests/coding``.
+so e.g. an all-zero message codes to no bytes at all. The raw start keeps both bounds: ``x0`` has
+at most ``m * log2(L) + 1 <= 41`` bits (``L <= 2**16``), within the 24 + 32 bits of slack; for a
+2-bit code near its entropy it cuts the start-up cost from about 23 to 5 bits per stream. Both are
+exact properties of the integer arithmetic, tested in ``tests/coding``.
 """
 
 from __future__ import annotations
@@ -128,6 +126,10 @@ def words_to_bytes(words: np.ndarray) -> bytes:
     return data[: max(len(trimmed), len(data) - 3)]
 
 
+_NO_WORDS = np.zeros(0, dtype=np.uint32)
+
+
+@functools.lru_cache(maxsize=256)
 def raw_tail_length(num_symbols: int, total: int) -> int:
     """How many symbols at the end of the decoding order may start the stack as the raw integer
     ``x0`` (module docstring): ``ceil(24 / log2 L)``, at most ``total``; 0 unless ``2 <= L <=
@@ -148,15 +150,6 @@ def raw_tail_start(tail: np.ndarray, num_symbols: int) -> int:
 def _words_to_int(words: np.ndarray | list[int]) -> int:
     """Little-endian ``uint32`` words → the non-negative integer they spell (0 for none)."""
     return sum(int(w) << (32 * i) for i, w in enumerate(words))
-
-
-def _int_to_words(value: int) -> np.ndarray:
-    """A positive integer → little-endian ``uint32`` words, the last one non-zero."""
-    out = []
-    while value:
-        out.append(value & 0xFFFFFFFF)
-        value >>= 32
-    return np.array(out, dtype=np.uint32)
 
 
 def bytes_to_words(data: bytes) -> np.ndarray:
@@ -204,11 +197,6 @@ class CategoricalCoder:
             _model.Categorical(backend_probabilities(row, precision), perfect=False)
             for row in self.pmf
         ]
-        # the same tables in the backend's 24-bit units, for the pure-Python tail probe
-        shift = BACKEND_PRECISION - precision
-        cdf = np.concatenate([np.zeros((self.num_groups, 1), np.int64), np.cumsum(self.pmf, 1)], 1)
-        self._cdf24: list[list[int]] = (cdf[:, :-1] << shift).tolist()
-        self._prob24: list[list[int]] = (self.pmf.astype(np.int64) << shift).tolist()
 
     def _check_symbols(self, symbols: np.ndarray) -> np.ndarray:
         sym = np.asarray(symbols)
@@ -217,7 +205,11 @@ class CategoricalCoder:
                 f"symbols must have shape [{self.num_groups}, N] (groups, symbols per group), "
                 f"got {sym.shape}"
             )
-        if not np.issubdtype(sym.dtype, np.integer):
+        if sym.dtype == np.int32 and sym.flags.c_contiguous:
+            # the usual case (symbols from torch): one pass, negatives wrap to huge as uint32
+            if not sym.size or int(sym.view(np.uint32).max()) < self.num_symbols:
+                return sym
+        elif not np.issubdtype(sym.dtype, np.integer):
             raise ValueError(f"symbols must be integers, got dtype {sym.dtype}")
         if sym.size:
             lo, hi = int(sym.min()), int(sym.max())
@@ -244,41 +236,21 @@ class CategoricalCoder:
             if lo < hi:
                 out[g, lo:hi] = coder.decode(self._models[g], hi - lo)
 
-    def _tables_start(self, sym: np.ndarray, m: int) -> tuple[list[int], int]:
-        """Bulk words and state after pushing the last ``m`` symbols (decoding order) of ``sym``
-        from the empty state with the tables: constriction's arithmetic in Python (a few
-        symbols, cheaper than a second coder)."""
-        n, flat = sym.shape[1], sym.reshape(-1)
-        total = flat.size
-        bulk: list[int] = []
-        state = 0
-        for i, s in zip(
-            range(total - 1, total - m - 1, -1), flat[total - m :][::-1].tolist(), strict=True
-        ):
-            g = i // n
-            prob = self._prob24[g][s]
-            if (state >> (64 - BACKEND_PRECISION)) >= prob:
-                bulk.append(state & 0xFFFFFFFF)
-                state >>= 32
-            state = ((state // prob) << BACKEND_PRECISION) | (self._cdf24[g][s] + state % prob)
-        return bulk, state
-
     def encode(self, symbols: np.ndarray) -> bytes:
         """Encode ``symbols`` (int ``[G, N]``, values in ``0..L-1``) into one byte string."""
         sym = self._check_symbols(symbols)
         total = sym.size
         m = raw_tail_length(self.num_symbols, total)
-        start_words = np.zeros(0, dtype=np.uint32)  # the empty state
-        if m:
-            bulk, state = self._tables_start(sym, m)
-            r = state << (32 * len(bulk)) | _words_to_int(bulk)
-            size = self.num_symbols**m
-            x0 = raw_tail_start(sym.reshape(-1)[total - m :], self.num_symbols)
-            # the smaller start, unless the tables' one would read as a raw start
-            if size <= r < 2 * size or x0 < r:
-                start_words = _int_to_words(x0)
-            elif r:
-                start_words = np.array(bulk + _int_to_words(state).tolist(), dtype=np.uint32)
+        tail = sym.reshape(-1)[total - m :].tolist()
+        if any(tail):
+            x0 = 1
+            for d in reversed(tail):  # raw_tail_start, inlined: this runs once per payload
+                x0 = x0 * self.num_symbols + d
+            start_words = np.array(
+                (x0 & 0xFFFFFFFF, x0 >> 32) if x0 >> 32 else (x0,), dtype=np.uint32
+            )
+        else:  # zeros cost nothing from the empty state (and leave it empty: never ambiguous)
+            start_words, m = _NO_WORDS, 0
         coder = _stack.AnsCoder(start_words)
         self._push_prefix(coder, sym, total - m)
         return words_to_bytes(coder.get_compressed())
@@ -358,16 +330,14 @@ def reference_encode(
                 words.append(state >> 32)
         return words
 
-    total, size_l = groups * n, table.shape[1]
-    m = raw_tail_length(size_l, total) if raw_tail else 0
+    total = groups * n
+    m = raw_tail_length(table.shape[1], total) if raw_tail else 0
     bulk: list[int] = []
     state = 0
-    if m:
-        state = push(bulk, 0, total - m, total)
-        r = _words_to_int(np.array(flush(bulk, state), dtype=np.uint64))
-        x0 = raw_tail_start(sym.reshape(-1)[total - m :], size_l)
-        if size_l**m <= r < 2 * size_l**m or x0 < r:
-            bulk, state = [], x0
+    if m and sym.reshape(-1)[total - m :].any():
+        state = raw_tail_start(sym.reshape(-1)[total - m :], table.shape[1])
+    else:
+        m = 0
     state = push(bulk, state, 0, total - m)
     return np.array(flush(bulk, state), dtype=np.uint32)
 
