@@ -23,13 +23,12 @@ Writes ``benchmarks/results/aecnn_curve.json`` and ``aecnn_targets.json``.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import report  # noqa: E402
+from common import load_run_metrics, report  # noqa: E402
 
 MIN_RATIO = 256.0
 MAX_LOSS_POINTS = 2.0
@@ -114,13 +113,10 @@ def target_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str]) -> int:
-    run_dir = Path(argv[0] if argv else "runs/aecnn-cifar10")
-    metrics = run_dir / "metrics.json"
-    if not metrics.is_file():
-        print(f"{metrics} not found: run `semcom run configs/aecnn_cifar10.yaml --set "
-              f"data.root=... --out {run_dir}` first", file=sys.stderr)  # fmt: skip
+    loaded = load_run_metrics(argv, "runs/aecnn-cifar10", "aecnn_cifar10.yaml")
+    if loaded is None:
         return 2
-    data = json.loads(metrics.read_text())
+    run_dir, data = loaded
     rows = variant_rows(data["records"])
     meta = {"run_dir": str(run_dir), "wall_time_s": data.get("wall_time_s")}
     report("aecnn_curve", rows, meta)

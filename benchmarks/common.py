@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,18 @@ def report(name: str, rows: list[dict[str, Any]], meta: dict[str, Any] | None = 
     path.write_text(json.dumps(payload, indent=2))
     print(f"wrote {path}")
     return path
+
+
+def load_run_metrics(argv: list[str], default_run: str, config: str) -> tuple[Path, dict] | None:
+    """``(run_dir, metrics.json contents)`` of the run named by ``argv[0]`` (else ``default_run``);
+    ``None`` after telling on stderr how to make it (``semcom run configs/<config>``)."""
+    run_dir = Path(argv[0] if argv else default_run)
+    metrics = run_dir / "metrics.json"
+    if not metrics.is_file():
+        print(f"{metrics} not found: run `semcom run configs/{config} --set data.root=... "
+              f"--out {run_dir}` first", file=sys.stderr)  # fmt: skip
+        return None
+    return run_dir, json.loads(metrics.read_text())
 
 
 def best_time(fn, *, repeat: int = 5, number: int = 1) -> float:

@@ -21,14 +21,13 @@ Writes ``benchmarks/results/lssc_design.json``, ``lssc_low_snr.json`` and ``lssc
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import report  # noqa: E402
+from common import load_run_metrics, report  # noqa: E402
 
 from semcom.config import load_yaml, parse_config  # noqa: E402
 from semcom.report.codec_design import (  # noqa: E402
@@ -64,13 +63,11 @@ def complete_costs(records: list[dict[str, Any]], run_dir: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    run_dir = Path(argv[0] if argv else "runs/lssc-cifar10")
-    metrics = run_dir / "metrics.json"
-    if not metrics.is_file():
-        print(f"{metrics} not found: run `semcom run configs/lssc_cifar10.yaml --set "
-              f"data.root=... --out {run_dir}` first", file=sys.stderr)  # fmt: skip
+    loaded = load_run_metrics(argv, "runs/lssc-cifar10", "lssc_cifar10.yaml")
+    if loaded is None:
         return 2
-    records = json.loads(metrics.read_text())["records"]
+    run_dir, data = loaded
+    records = data["records"]
     complete_costs(records, run_dir)
     design = codec_design_rows(records)
     chosen = choose_design(design)

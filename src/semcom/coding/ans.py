@@ -139,15 +139,15 @@ def raw_tail_length(num_symbols: int, total: int) -> int:
     return min(total, math.ceil(24 / math.log2(num_symbols)))
 
 
-def raw_tail_start(tail: np.ndarray, num_symbols: int) -> int:
+def raw_tail_start(tail: list[int], num_symbols: int) -> int:
     """``x0 = L**m + sum(tail[i] * L**i)`` for the ``m`` tail symbols in decoding order."""
     x = 1
-    for d in tail[::-1].tolist():
+    for d in reversed(tail):
         x = x * num_symbols + d
     return x
 
 
-def _words_to_int(words: np.ndarray | list[int]) -> int:
+def _words_to_int(words: np.ndarray) -> int:
     """Little-endian ``uint32`` words → the non-negative integer they spell (0 for none)."""
     return sum(int(w) << (32 * i) for i, w in enumerate(words))
 
@@ -243,9 +243,7 @@ class CategoricalCoder:
         m = raw_tail_length(self.num_symbols, total)
         tail = sym.reshape(-1)[total - m :].tolist()
         if any(tail):
-            x0 = 1
-            for d in reversed(tail):  # raw_tail_start, inlined: this runs once per payload
-                x0 = x0 * self.num_symbols + d
+            x0 = raw_tail_start(tail, self.num_symbols)
             start_words = np.array(
                 (x0 & 0xFFFFFFFF, x0 >> 32) if x0 >> 32 else (x0,), dtype=np.uint32
             )
@@ -335,7 +333,7 @@ def reference_encode(
     bulk: list[int] = []
     state = 0
     if m and sym.reshape(-1)[total - m :].any():
-        state = raw_tail_start(sym.reshape(-1)[total - m :], table.shape[1])
+        state = raw_tail_start(sym.reshape(-1)[total - m :].tolist(), table.shape[1])
     else:
         m = 0
     state = push(bulk, state, 0, total - m)
