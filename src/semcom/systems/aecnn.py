@@ -43,6 +43,7 @@ from semcom.backbones import build_backbone
 from semcom.backbones.resnet import BasicBlock
 from semcom.coding import FactorizedEntropyModel, Payload, PayloadError, UniformQuantizer
 from semcom.nn.channel_attention import ChannelAttention
+from semcom.nn.inverse_decoder import Unsquash, ZeroInitResidualConv
 from semcom.systems.base import BuildContext, SplitSystem, SystemOutput, SystemParams
 from semcom.systems.registry import SystemConfigError, register_system
 
@@ -72,37 +73,6 @@ class AECNNParams(SystemParams):
     rate_weight: float | None = Field(
         None, ge=0, alias="lambda", description="overrides the stages' rate-loss weight"
     )
-
-
-class Unsquash(nn.Module):
-    """Edge-side inverse of the encoder's ``BN → sigmoid``: ``a · logit(clamp(z, eps, 1 - eps)) +
-    b`` per plane, ``[B, m, H, W] → [B, m, H, W]``. ``a = 1``, ``b = 0`` at initialisation (gives
-    back the encoder's batch-normalised pre-activation); learned so it can undo the BN as well."""
-
-    def __init__(self, planes: int, eps: float) -> None:
-        super().__init__()
-        if not 0 < eps < 0.5:
-            raise ValueError(f"eps must be in (0, 0.5), got {eps}")
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(1, planes, 1, 1))
-        self.bias = nn.Parameter(torch.zeros(1, planes, 1, 1))
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.logit(z.clamp(self.eps, 1.0 - self.eps)) * self.weight + self.bias
-
-
-class ZeroInitResidualConv(nn.Module):
-    """``relu(x + BN(conv3x3(x)))`` with the BN scale initialised to 0: the identity (on
-    non-negative ``x``) at the start of training. ``[B, C, H, W] → [B, C, H, W]``."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
-        self.bn = nn.BatchNorm2d(channels)
-        nn.init.zeros_(self.bn.weight)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(x + self.bn(self.conv(x)))
 
 
 def _scatter_channels(sel: torch.Tensor, index: torch.Tensor, channels: int) -> torch.Tensor:
