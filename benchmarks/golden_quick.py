@@ -1,0 +1,141 @@
+"""Golden ``--quick`` records of the shipped configs (CompressAI's ``tests/expected`` pattern).
+
+``python benchmarks/golden_quick.py record [CONFIG ...]`` runs ``semcom run CONFIG --quick`` for
+each shipped config (default: all of them) with one torch thread and writes what it measured to
+``tests/expected/quick/<config stem>.json``; ``check`` runs them again and compares every field of
+every golden record and phase with the new run, except the timing fields (:data:`TIMING_FIELDS`)
+and package versions. A new run may add fields; it may not drop, rename or change one.
+
+The golden files are regenerated only on purpose (a change that is meant to change results),
+never to make a check pass. One torch thread because the summation order of CPU kernels depends on
+the thread count: 1 and 2 threads give different last digits, and a different last digit of an
+accuracy is a different record.
+
+Which configs run where:
+
+* ``aecnn_fashion``, ``quantized_split_fashion`` (Fashion-MNIST) and ``lssc_segmentation``
+  (generated data) take seconds each and are checked by ``tests/test_golden_quick.py`` in the
+  default suite;
+* the CIFAR-10 configs need ``../shared/data/cifar10-jpeg.tar.gz`` and ``lssc_cifar10 --quick``
+  takes about ten minutes, so only this script checks them (``check`` with
+  ``--cifar10 PATH``; they are skipped with a message when the archive is absent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = ROOT / "src" / "semcom" / "configs"
+EXPECTED_DIR = ROOT / "tests" / "expected" / "quick"
+DEFAULT_CIFAR10 = ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
+
+#: fields that are wall-clock measurements (or depend on the installed packages), never compared.
+TIMING_FIELDS = frozenset({"measured_s", "wall_time_s", "versions", "seconds", "wall_s"})
+#: configs that need the shared CIFAR-10 archive.
+CIFAR10_CONFIGS = ("aecnn_cifar10", "aecnn_cifar10_mixing", "aecnn_cifar10_topk", "lssc_cifar10")
+#: configs the default test suite checks (seconds each, data available on a fresh machine).
+SUITE_CONFIGS = ("aecnn_fashion", "quantized_split_fashion", "lssc_segmentation")
+
+
+def strip_timings(value: Any) -> Any:
+    """``value`` without the :data:`TIMING_FIELDS` keys, at any depth."""
+    if isinstance(value, dict):
+        return {k: strip_timings(v) for k, v in value.items() if k not in TIMING_FIELDS}
+    if isinstance(value, list):
+        return [strip_timings(v) for v in value]
+    return value
+
+
+def run_quick(config: str, out_dir: Path, cifar10: Path | None = None) -> dict[str, Any]:
+    """Run ``semcom run CONFIG --quick`` in a subprocess with one torch thread; the comparable
+    part of its ``metrics.json``: ``{"records": [...], "phases": [...]}``."""
+    path = CONFIG_DIR / f"{config}.yaml"
+    cmd = [sys.executable, "-m", "semcom.cli", "run", str(path), "--quick", "--out", str(out_dir)]
+    if config in CIFAR10_CONFIGS:
+        cmd += ["--set", f"data.root={cifar10 or DEFAULT_CIFAR10}"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CI": "true"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    doc = json.loads((out_dir / "metrics.json").read_text())
+    return strip_timings({"records": doc["records"], "phases": doc.get("phases", [])})
+
+
+def differences(golden: Any, new: Any, where: str = "") -> list[str]:
+    """Every place where ``new`` lacks or changes a value of ``golden`` (extra keys are fine)."""
+    if isinstance(golden, dict):
+        if not isinstance(new, dict):
+            return [f"{where}: expected a mapping, got {type(new).__name__}"]
+        out: list[str] = []
+        for key, value in golden.items():
+            if key not in new:
+                out.append(f"{where}.{key}: missing")
+            else:
+                out += differences(value, new[key], f"{where}.{key}")
+        return out
+    if isinstance(golden, list):
+        if not isinstance(new, list) or len(new) != len(golden):
+            got = len(new) if isinstance(new, list) else type(new).__name__
+            return [f"{where}: expected a list of {len(golden)}, got {got}"]
+        out = []
+        for i, (g, n) in enumerate(zip(golden, new, strict=True)):
+            out += differences(g, n, f"{where}[{i}]")
+        return out
+    if golden != new or type(golden) is not type(new):
+        return [f"{where}: golden {golden!r}, now {new!r}"]
+    return []
+
+
+def expected_path(config: str) -> Path:
+    return EXPECTED_DIR / f"{config}.json"
+
+
+def check(config: str, cifar10: Path | None = None) -> list[str]:
+    """Run ``config`` quick and list its differences from the golden file."""
+    golden = json.loads(expected_path(config).read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        new = run_quick(config, Path(tmp) / "run", cifar10)
+    return differences(golden, new)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("action", choices=["record", "check"])
+    parser.add_argument("configs", nargs="*", help="config stems (default: every shipped one)")
+    parser.add_argument("--cifar10", type=Path, default=DEFAULT_CIFAR10)
+    args = parser.parse_args(argv)
+    configs = args.configs or sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    failed = 0
+    for config in configs:
+        if config in CIFAR10_CONFIGS and not args.cifar10.is_file():
+            print(f"{config}: skipped, {args.cifar10} is absent")
+            continue
+        t0 = time.perf_counter()
+        if args.action == "record":
+            with tempfile.TemporaryDirectory() as tmp:
+                doc = run_quick(config, Path(tmp) / "run", args.cifar10)
+            EXPECTED_DIR.mkdir(parents=True, exist_ok=True)
+            expected_path(config).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+            print(f"{config}: recorded {len(doc['records'])} records "
+                  f"({time.perf_counter() - t0:.0f} s)")  # fmt: skip
+            continue
+        diffs = check(config, args.cifar10)
+        status = "identical" if not diffs else f"{len(diffs)} difference(s)"
+        print(f"{config}: {status} ({time.perf_counter() - t0:.0f} s)")
+        for line in diffs[:40]:
+            print(f"  {line}")
+        failed += bool(diffs)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
