@@ -39,7 +39,8 @@ from semcom.runtime.onnx_device import OnnxDevice, load_onnx_device  # noqa: E40
 from semcom.runtime.onnx_export import export_device  # noqa: E402
 from semcom.runtime.store import StoredSystem  # noqa: E402
 from semcom.systems import BuildContext, build_system  # noqa: E402
-from semcom.train import Phase, fetch_batch, load_weights, train_phase  # noqa: E402
+from semcom.data import fetch_batch  # noqa: E402
+from semcom.train import Phase, load_weights, train_phase  # noqa: E402
 
 VARIANTS = [
     {"k": 2, "bits": 2},
@@ -120,9 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)  # a device has few cores; one thread is the honest per-image time
     train, test, info = build_dataset("fashion-mnist", None)
     train = take_first(train, args.train)
-    ctx = BuildContext(
-        info.num_classes, info.in_channels, info.image_size, "resnet-small", "layer2"
-    )
+    ctx = BuildContext(info.num_classes, info.input_shape, "resnet-small", "layer2")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n, params in enumerate(VARIANTS):

@@ -61,7 +61,7 @@ from semcom.runtime.link_emulator import LinkEmulator  # noqa: E402
 from semcom.runtime.store import load_run, save_system  # noqa: E402
 from semcom.systems import BuildContext, build_system  # noqa: E402
 
-CTX = BuildContext(10, 1, (28, 28), "resnet-small", "layer2", "fashion-mnist")
+CTX = BuildContext(10, (1, 28, 28), "resnet-small", "layer2", "fashion-mnist")
 VARIANTS = {
     "aecnn_k=4_bits=4": ("aecnn", {"k": 4, "bits": 4}),
     "quantized-split_channels=8_bits=4": ("quantized-split", {"channels": 8, "bits": 4}),
@@ -90,7 +90,7 @@ def test_images(shape: tuple[int, int, int], n: int) -> tuple[torch.Tensor, str]
     if shape == (1, 28, 28):
         try:
             from semcom.data import build_dataset, take_first
-            from semcom.train import fetch_batch
+            from semcom.data import fetch_batch
 
             _, test, _ = build_dataset("fashion-mnist", None)
             x, _ = fetch_batch(take_first(test, n), torch.arange(n))

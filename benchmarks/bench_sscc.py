@@ -99,7 +99,7 @@ def mapping_row(qam: int) -> dict:
 
 def snr_point_row(name: str, params: dict, images: torch.Tensor, snrs: tuple[float, float]):
     """Time of one SNR point (cold and warm) of ``IMAGES`` images through ``transmit``."""
-    ctx = BuildContext(10, 3, (32, 32), "resnet-small", "layer1", "cifar10-size")
+    ctx = BuildContext(10, (3, 32, 32), "resnet-small", "layer1", "cifar10-size")
     system = build_system(name, params, ctx).eval()
     channel = build_channel("awgn")
     times = []

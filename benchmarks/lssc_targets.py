@@ -49,8 +49,7 @@ def complete_costs(records: list[dict[str, Any]], run_dir: Path) -> None:
         if r["variant"] not in costs:
             ctx = BuildContext(
                 num_classes=10 if r["dataset"] != "synthetic-segmentation" else 6,
-                in_channels=3 if r["dataset"] == "cifar10" else 1,
-                image_size=(32, 32) if r["dataset"] == "cifar10" else (28, 28),
+                input_shape=(3, 32, 32) if r["dataset"] == "cifar10" else (1, 28, 28),
                 backbone=cfg.backbone.name,
                 split_after=cfg.backbone.split_after,
                 dataset=r["dataset"],

@@ -31,7 +31,7 @@ from semcom.runtime.onnx_device import load_onnx_device  # noqa: E402
 from semcom.runtime.onnx_export import export_device, verify_device  # noqa: E402
 from semcom.runtime.store import StoredSystem  # noqa: E402
 from semcom.systems import BuildContext  # noqa: E402
-from semcom.train import fetch_batch  # noqa: E402
+from semcom.data import fetch_batch  # noqa: E402
 
 VARIANTS = [
     {"k": 4, "bits": 4},
@@ -48,9 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     train, test, info = build_dataset("fashion-mnist", None)
     train = take_first(train, args.train)
-    ctx = BuildContext(
-        info.num_classes, info.in_channels, info.image_size, "resnet-small", "layer2"
-    )
+    ctx = BuildContext(info.num_classes, info.input_shape, "resnet-small", "layer2")
     n = min(args.images, len(test))
     rows = []
     for params in VARIANTS:

@@ -32,8 +32,7 @@ def tiny_data() -> tuple[TensorDataset, TensorDataset]:
 def tiny_ctx() -> BuildContext:
     return BuildContext(
         num_classes=4,
-        in_channels=1,
-        image_size=(16, 16),
+        input_shape=(1, 16, 16),
         backbone="resnet-small",
         split_after="layer2",
     )

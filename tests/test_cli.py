@@ -403,4 +403,5 @@ def test_segmentation_codec_reports_pixel_accuracy_and_miou(tmp_path: Path) -> N
     result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     (r,) = json.loads((tmp_path / "out" / "metrics.json").read_text())["records"]
-    assert r["metric"] == "pixel accuracy" and 0 <= r["miou"] <= 1 and 0 < r["accuracy"] <= 1
+    assert r["metric"] == "mIoU" and r["primary_metric"] == "miou" and 0 <= r["miou"] <= 1
+    assert 0 < r["accuracy"] <= 1 and 0 < r["pixel_accuracy"] <= 1

@@ -32,7 +32,7 @@ def test_shipped_config_builds_every_variant(path: Path) -> None:
     cfg = resolve(load_yaml(path))
     classes, channels, size = GEOMETRY[cfg.data.name]
     ctx = BuildContext(
-        classes, channels, size, cfg.backbone.name, cfg.backbone.split_after, cfg.data.name
+        classes, (channels, *size), cfg.backbone.name, cfg.backbone.split_after, cfg.data.name
     )
     variants = [v for entry in cfg.systems for v in expand_system(entry)]
     systems = [build_system(v["name"], {k: x for k, x in v.items() if k != "name"}, ctx)
@@ -49,7 +49,7 @@ def test_every_learned_part_is_trained_by_some_stage(path: Path) -> None:
     cfg = resolve(load_yaml(path))
     classes, channels, size = GEOMETRY[cfg.data.name]
     ctx = BuildContext(
-        classes, channels, size, cfg.backbone.name, cfg.backbone.split_after, cfg.data.name
+        classes, (channels, *size), cfg.backbone.name, cfg.backbone.split_after, cfg.data.name
     )
     for variant in (v for entry in cfg.systems for v in expand_system(entry)):
         system = build_system(variant["name"], {k: x for k, x in variant.items() if k != "name"},

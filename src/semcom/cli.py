@@ -265,7 +265,7 @@ def systems() -> None:
         fields = ", ".join(
             f"{f.alias or n}={f.default!r}" for n, f in cls.Params.model_fields.items()
         )
-        table.add_row(name, cls.link, fields or "—")
+        table.add_row(name, " | ".join(cls.transport_kinds), fields or "—")
     console.print(table)
 
 

@@ -26,11 +26,12 @@ from semcom.config import (
     variant_id,
 )
 from semcom.data import build_dataset, take_first
-from semcom.eval.evaluate import link_records, measure_system
+from semcom.eval.evaluate import evaluate_variant, measure_system
 from semcom.pretrained import WeightsError, resolve_weights
 from semcom.report import all_plots, write_metrics, write_report
 from semcom.runtime.store import save_system
 from semcom.systems import BuildContext, SplitSystem, build_system
+from semcom.tasks import TaskError, check_fits
 from semcom.train import (
     Phase,
     PhaseResult,
@@ -155,6 +156,7 @@ def run_experiment(
     systems = [
         build_system(v["name"], {k: x for k, x in v.items() if k != "name"}, ctx) for v in variants
     ]
+    check_tasks(systems, ctx)
     _check_stages(cfg, systems)
 
     phases: list[dict[str, Any]] = []
@@ -198,7 +200,13 @@ def run_experiment(
             save_system(system, out, vid)  # what `semcom serve` / `semcom export` load
         log(f"evaluating {vid}")
         records += evaluate_variant(
-            cfg, system, test_set, ctx, extra={"variant": vid, "lambda": rate_weight}
+            system,
+            test_set,
+            cfg.eval,
+            dataset=ctx.dataset,
+            seed=cfg.seed,
+            batch_size=cfg.data.eval_batch_size,
+            extra={"variant": vid, "lambda": rate_weight},
         )
 
     seconds = time.perf_counter() - t_start
@@ -221,48 +229,14 @@ def run_experiment(
     return RunResult(out, records, phases, seconds)
 
 
-def evaluate_variant(
-    cfg: ExperimentConfig,
-    system: SplitSystem,
-    test_set: Any,
-    ctx: BuildContext,
-    extra: dict[str, Any],
-) -> list[dict[str, Any]]:
-    """Records of one trained variant on every evaluation channel (``eval.channel``).
-
-    A digital or local system runs its real path once (its decoded output does not depend on the
-    channel); an analog system crosses each channel at each SNR.
-    """
-    measurement = None
-    records: list[dict[str, Any]] = []
-    channels = cfg.eval.channels()
-    if system.link == "none":
-        channels = channels[:1]  # nothing crosses a channel: one set of records
-    for channel in channels:
-        if measurement is None or system.link == "analog":
-            measurement = measure_system(
-                system,
-                test_set,
-                batch_size=cfg.data.eval_batch_size,
-                timing_samples=cfg.eval.timing_samples,
-                channel=channel,
-                snr_db=list(cfg.eval.snr_db),
-                seed=cfg.seed,
-            )
-        records += link_records(
-            system,
-            measurement,
-            dataset=ctx.dataset,
-            channel=channel,
-            snr_db=list(cfg.eval.snr_db),
-            bandwidth_hz=cfg.eval.link.bandwidth_hz,
-            devices=list(cfg.eval.devices),
-            edge=cfg.eval.edge,
-            deadline_s=cfg.eval.deadline_s,
-            seed=cfg.seed,
-            extra=extra,
-        )
-    return records
+def check_tasks(systems: list[SplitSystem], ctx: BuildContext) -> None:
+    """Every system's task fits the data set's targets (kind, classes, sub-tasks); a mismatch is
+    a :class:`ConfigError` naming the system and the data set."""
+    for system in systems:
+        try:
+            check_fits(system.task, ctx.task, system.name, ctx.dataset)
+        except TaskError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def _load_data(cfg: ExperimentConfig, log: Callable[[str], None]) -> tuple[Any, Any, BuildContext]:
@@ -277,11 +251,11 @@ def _load_data(cfg: ExperimentConfig, log: Callable[[str], None]) -> tuple[Any, 
     )
     ctx = BuildContext(
         num_classes=info.num_classes,
-        in_channels=info.in_channels,
-        image_size=tuple(info.image_size),  # type: ignore[arg-type]
+        input_shape=info.input_shape,
         backbone=cfg.backbone.name,
         split_after=cfg.backbone.split_after,
         dataset=info.name,
+        task=info.task,
     )
     return train_set, test_set, ctx
 

@@ -7,13 +7,13 @@ import torch
 from torch.utils.data import TensorDataset
 
 from semcom.data import DatasetInfo, FirstN, ImageTensorDataset, take_first
-from semcom.train.trainer import fetch_batch
+from semcom.data import fetch_batch
 
 
 def _dataset(n: int = 10) -> ImageTensorDataset:
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (n, 3, 5, 4), generator=g, dtype=torch.uint8)
-    info = DatasetInfo("toy", 3, 3, (5, 4), ("a", "b", "c"))
+    info = DatasetInfo("toy", 3, (3, 5, 4), ("a", "b", "c"))
     return ImageTensorDataset(images, torch.arange(n) % 3, info)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from semcom.eval.flops import count_flops, count_params, param_bytes
+from semcom.latency.flops import count_flops, count_params, param_bytes
 
 
 def test_conv_flops_are_twice_the_macs() -> None:

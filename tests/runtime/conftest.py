@@ -37,7 +37,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
 }
 SERVED = ["aecnn_k=2", "aecnn_k=4", "aecnn_k=4_ps", "offload-png", "qs_a", "qs_b"]
 CTX = BuildContext(
-    num_classes=4, in_channels=1, image_size=(16, 16), backbone="resnet-small", split_after="layer2"
+    num_classes=4, input_shape=(1, 16, 16), backbone="resnet-small", split_after="layer2"
 )
 
 

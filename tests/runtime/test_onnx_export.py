@@ -25,8 +25,8 @@ from semcom.runtime.onnx_export import (
 from semcom.runtime.store import StoredSystem, save_system
 from semcom.systems import BuildContext, DeviceExportError, SplitSystem, build_system
 
-FASHION = BuildContext(10, 1, (28, 28), "resnet-small", "layer2", "fashion-mnist")
-CIFAR = BuildContext(10, 3, (32, 32), "resnet-small", "layer2", "cifar10")
+FASHION = BuildContext(10, (1, 28, 28), "resnet-small", "layer2", "fashion-mnist")
+CIFAR = BuildContext(10, (3, 32, 32), "resnet-small", "layer2", "cifar10")
 
 #: variant id → (system, params, context). Bits stay <= 4 so that a rounding-boundary flip (see
 #: DESIGN.md, "ONNX export") is improbable on any CPU; 8 bits is exercised by the CLI test.

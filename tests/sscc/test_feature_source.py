@@ -9,9 +9,10 @@ import torch
 from semcom.channels import build_channel
 from semcom.nn.feature_codec import MISSING_FILL, FeatureCodec
 from semcom.systems import BuildContext, build_system
-from semcom.systems.sscc_features import FeatureCapacity, FeatureSSCC
+from semcom.sscc.stats import batch_summary
+from semcom.systems.separate_coding import FeatureCapacity, FeatureSSCC
 
-CTX = BuildContext(10, 3, (32, 32), "resnet-small", "layer2", "cifar10")
+CTX = BuildContext(10, (3, 32, 32), "resnet-small", "layer2", "cifar10")
 
 
 def _codec(channels: int = 6, bits: int = 3) -> FeatureCodec:
@@ -108,13 +109,13 @@ def test_sscc_features_deliver_what_the_device_coded_or_nothing() -> None:
         expected.append(part)
     with torch.no_grad():
         reference = system.tail(system.codec.reconstruct(torch.stack(expected)))
-    logits = system.transmit(x, torch.full((6,), 30.0), build_channel("awgn"))
-    stats = system.last_stats
-    assert stats["valid"].all() and stats["summary"]["bler"] == 0
+    result = system.phy_transmit(x, torch.full((6,), 30.0), build_channel("awgn"))
+    stats = result.per_sample
+    assert stats["valid"].all() and batch_summary(stats)["bler"] == 0
     assert (stats["source_bytes"] <= budget).all() and (stats["quality"] >= 1).all()
-    assert torch.allclose(logits, reference, atol=1e-5)
-    logits = system.transmit(x, torch.full((6,), -10.0), build_channel("awgn"))
-    assert not system.last_stats["valid"].any() and (logits == 0).all()
+    assert torch.allclose(result.output, reference, atol=1e-5)
+    result = system.phy_transmit(x, torch.full((6,), -10.0), build_channel("awgn"))
+    assert not result.valid.any() and (result.output == 0).all()
 
 
 def test_capacity_features_send_more_planes_as_the_snr_grows() -> None:
@@ -125,6 +126,6 @@ def test_capacity_features_send_more_planes_as_the_snr_grows() -> None:
     x = torch.rand(4, 3, 32, 32)
     planes = []
     for snr in (-10.0, 0.0, 20.0):
-        system.transmit(x, torch.full((4,), snr), build_channel("awgn"))
-        planes.append(float(system.last_stats["quality"].float().mean()))
+        result = system.phy_transmit(x, torch.full((4,), snr), build_channel("awgn"))
+        planes.append(float(result.per_sample["quality"].float().mean()))
     assert planes[0] < planes[-1] and planes == sorted(planes) and planes[-1] == 8

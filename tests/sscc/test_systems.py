@@ -1,5 +1,6 @@
-"""The ``sscc`` and ``capacity`` systems: shapes through ``measure_analog`` on AWGN and Rayleigh,
-no-image samples exposed as zero rows plus a mask, capacity-sized sources, parameter errors."""
+"""The ``sscc`` and ``capacity`` systems: per-SNR results through their simulated-PHY transport on
+AWGN and Rayleigh, no-image samples exposed as zero rows plus a mask, capacity-sized sources,
+parameter errors."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from torch.utils.data import Subset
 
 from semcom.channels import build_channel
 from semcom.coding import decode_image
-from semcom.data import build_dataset
-from semcom.eval.evaluate import measure_analog
+from semcom.data import build_dataset, fetch_batch
+from semcom.eval.evaluate import measure_system
 from semcom.sscc import UnsupportedChannelError
+from semcom.sscc.stats import batch_summary
 from semcom.systems import BuildContext, SystemConfigError, build_system
-from semcom.train import fetch_batch
+from semcom.transports import PHYTransport
 
 SSCC = {"source": "webp", "qam": 16, "ldpc_rate": 0.5, "cbr": 1.0}
 CAPACITY = {"source": "webp", "cbr": 0.5}
@@ -26,8 +28,7 @@ def data():
     _, test, info = build_dataset("synthetic")
     ctx = BuildContext(
         num_classes=info.num_classes,
-        in_channels=info.in_channels,
-        image_size=info.image_size,
+        input_shape=info.input_shape,
         backbone="resnet-small",
         split_after="layer1",
         dataset="synthetic",
@@ -39,19 +40,20 @@ def data():
 @pytest.mark.parametrize(
     "channel", [{"name": "awgn"}, {"name": "rayleigh", "coherence": "block", "csi": "perfect"}]
 )
-def test_measure_analog_gives_per_snr_results(name, channel, data) -> None:
+def test_the_phy_transport_gives_per_snr_results(name, channel, data) -> None:
     subset, ctx = data
     torch.manual_seed(0)
     system = build_system(name, SSCC if name == "sscc" else CAPACITY, ctx)
-    assert system.link == "analog" and system.device_modules() == []
+    assert isinstance(system.transport, PHYTransport) and system.device_modules() == []
     assert system.channel_uses() == round(system.params.cbr * 28 * 28)
-    m = measure_analog(system, subset, channel=channel, snr_db=[0.0, 25.0], timing_samples=1)
-    assert set(m.correct_by_snr) == {0.0, 25.0}
-    assert all(c.shape == (24,) and c.dtype == torch.bool for c in m.correct_by_snr.values())
+    m = measure_system(system, subset, channel=channel, snr_db=[0.0, 25.0], timing_samples=1)
+    assert set(m.evaluators) == {0.0, 25.0}
+    for ev in m.evaluators.values():
+        scores = ev.sample_scores()
+        assert scores.shape == (24,) and scores.dtype == torch.bool
     assert m.device_flops == 0 and m.edge_flops > 0 and m.channel_uses == system.channel_uses()
-    summary = system.stats.summary()
+    summary = m.link_stats_by_snr
     assert set(summary) == {0.0, 25.0} and summary[25.0]["samples"] == 24
-    assert system.stats.valid(25.0).shape == (24,)
     if channel["name"] == "awgn":
         assert summary[25.0]["delivered_rate"] == 1.0
     if name == "sscc":
@@ -65,16 +67,17 @@ def test_dropped_samples_are_zero_rows_with_a_mask(data) -> None:
     x, _ = fetch_batch(subset, torch.arange(6))
     snr = torch.full((6,), -8.0)
     drop = build_system("sscc", SSCC, ctx).eval()
-    out = drop.transmit(x, snr, build_channel("awgn"), torch.Generator().manual_seed(0))
+    result = drop.phy_transmit(x, snr, build_channel("awgn"), torch.Generator().manual_seed(0))
+    out, stats = result.output, result.per_sample
     assert out.shape == (6, 10)
-    stats = drop.last_stats
     assert stats["sent"].all() and not stats["intact"].any() and not stats["valid"].any()
-    assert (out == 0).all() and stats["summary"]["bler"] == 1.0
+    assert (out == 0).all() and batch_summary(stats)["bler"] == 1.0
 
     fill = build_system("sscc", {**SSCC, "on_error": "zero-fill"}, ctx).eval()
     fill.load_state_dict(drop.state_dict())
-    out = fill.transmit(x, snr, build_channel("awgn"), torch.Generator().manual_seed(0))
-    assert fill.last_stats["valid"].all() and fill.last_stats["decode_failed"].all()
+    result = fill.phy_transmit(x, snr, build_channel("awgn"), torch.Generator().manual_seed(0))
+    out = result.output
+    assert result.valid.all() and result.per_sample["decode_failed"].all()
     with torch.no_grad():
         grey = fill(torch.full((1, 1, 28, 28), 128 / 255)).output
     torch.testing.assert_close(out, grey.expand(6, -1))
@@ -85,22 +88,22 @@ def test_a_budget_too_small_for_any_codeword_sends_nothing(data) -> None:
     system = build_system("sscc", {"qam": 4, "ldpc_rate": 1 / 3, "cbr": 0.01}, ctx).eval()
     assert system.channel_uses() == 8 and system.layout.num_blocks == 0
     x, _ = fetch_batch(subset, torch.arange(3))
-    symbols = system.analog_encode(x, torch.zeros(3))
+    symbols = system.phy_encode(x, torch.zeros(3))
     assert symbols.shape == (3, 8) and not symbols.any()
-    assert (system.analog_decode(symbols, torch.zeros(3)) == 0).all()
-    out = system.transmit(x, torch.full((3,), 30.0), build_channel("awgn"))
-    assert (out == 0).all() and not system.last_stats["valid"].any()
-    assert system.last_stats["summary"]["sent_rate"] == 0.0
+    assert (system.phy_decode(symbols, torch.zeros(3)) == 0).all()
+    result = system.phy_transmit(x, torch.full((3,), 30.0), build_channel("awgn"))
+    assert (result.output == 0).all() and not result.valid.any()
+    assert batch_summary(result.per_sample)["sent_rate"] == 0.0
 
 
 def test_transmitter_is_fixed_and_the_receiver_decodes_the_image(data) -> None:
     subset, ctx = data
     system = build_system("sscc", SSCC, ctx).eval()
     x, _ = fetch_batch(subset, torch.arange(5))
-    low = system.analog_encode(x, torch.full((5,), 0.0))
+    low = system.phy_encode(x, torch.full((5,), 0.0))
     assert low.shape == (5, system.channel_uses()) and low.dtype == torch.complex64
-    assert torch.equal(low, system.analog_encode(x, torch.full((5,), 30.0)))
-    logits = system.analog_decode(low, torch.full((5,), 40.0))
+    assert torch.equal(low, system.phy_encode(x, torch.full((5,), 30.0)))
+    logits = system.phy_decode(low, torch.full((5,), 40.0))
     choices = system.source.encode(x, [system.layout.source_bytes] * 5)
     images = torch.stack([decode_image(c.data, channels=1) for c in choices]).float() / 255
     with torch.no_grad():
@@ -112,9 +115,9 @@ def test_capacity_sizes_the_source_to_the_capacity(data) -> None:
     system = build_system("capacity", CAPACITY, ctx).eval()
     x, _ = fetch_batch(subset, torch.arange(8))
     snr = torch.tensor([0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0])
-    out = system.transmit(x, snr, build_channel("awgn"))
-    assert out.shape == (8, 10)
-    stats = system.last_stats
+    result = system.phy_transmit(x, snr, build_channel("awgn"))
+    assert result.output.shape == (8, 10)
+    stats = result.per_sample
     n_cu = system.channel_uses()
     want = [n_cu * math.log2(1 + 10 ** (s / 10)) for s in snr.tolist()]
     torch.testing.assert_close(
@@ -133,9 +136,9 @@ def test_describe_and_unsupported_channels(data) -> None:
     assert set(build_system("capacity", CAPACITY, ctx).describe()) == {"source", "cbr"}
     x = torch.rand(2, 1, 28, 28)
     with pytest.raises(UnsupportedChannelError, match="csi: perfect"):
-        sscc.transmit(x, torch.zeros(2), build_channel("rayleigh", csi="none"))
+        sscc.phy_transmit(x, torch.zeros(2), build_channel("rayleigh", csi="none"))
     with pytest.raises(UnsupportedChannelError, match="awgn, rayleigh"):
-        build_system("capacity", CAPACITY, ctx).transmit(
+        build_system("capacity", CAPACITY, ctx).phy_transmit(
             x, torch.zeros(2), build_channel("erasure", p=0.1)
         )
 

@@ -10,7 +10,8 @@ from semcom.channels import build_channel
 from semcom.coding import Payload, PayloadError
 from semcom.systems import BuildContext, SystemConfigError, build_system
 from semcom.systems.bottlenet import _erase
-from semcom.train import Phase, fetch_batch, train_phase
+from semcom.data import fetch_batch
+from semcom.train import Phase, train_phase
 
 
 def _train(system, train, tmp) -> None:
@@ -51,7 +52,7 @@ def test_analog_accuracy_rises_with_snr_on_awgn_and_rayleigh(analog, tiny_data) 
         accs = []
         for snr in (-10.0, 20.0):
             g = torch.Generator().manual_seed(0)
-            accs.append(_acc(analog.transmit(x, torch.full((256,), snr), channel, g), y))
+            accs.append(_acc(analog.transport.transmit(analog, x, torch.full((256,), snr), channel, g), y))
         assert accs[1] > 0.9, accs
         assert accs[0] < accs[1], accs
 
@@ -74,9 +75,12 @@ def test_erasure_mode_sends_8bit_symbols_and_round_trips(erasure, tiny_data) -> 
     with torch.no_grad():
         torch.testing.assert_close(decoded, erasure(x).output)
     assert _acc(decoded, y) > 0.9
-    bad = Payload(payloads[0].system, payloads[0].shapes, {}, (b"\x00",))
+    bad = Payload(payloads[0].system, payloads[0].shapes, {"b": 8}, (b"\x00",))
     with pytest.raises(PayloadError, match="8-bit symbols"):
         erasure.edge_decode([bad])
+    unlabelled = Payload(payloads[0].system, payloads[0].shapes, {}, payloads[0].chunks)
+    with pytest.raises(PayloadError, match=r"b=None != model's 8"):
+        erasure.edge_decode([unlabelled])
 
 
 def test_erasure_mask_is_applied_at_the_requested_rate() -> None:

@@ -17,10 +17,10 @@ from semcom.data.segmentation import (
     make_segmentation_images,
     synthetic_segmentation_datasets,
 )
-from semcom.eval.metrics import mean_iou, pixel_accuracy
-from semcom.eval.segmentation import SegmentationMeter, majority_pixel_accuracy
+from semcom.tasks.functional import majority_pixel_accuracy
 from semcom.systems import BuildContext, SystemConfigError, build_system
-from semcom.train import Phase, fetch_batch, train_phase
+from semcom.data import fetch_batch
+from semcom.train import Phase, train_phase
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -41,9 +41,7 @@ def synthetic():  # noqa: ANN201
 @pytest.fixture(scope="module")
 def ctx28(synthetic) -> BuildContext:  # noqa: ANN001
     info = synthetic[2]
-    return BuildContext(
-        info.num_classes, info.in_channels, info.image_size, "resnet-small", "layer2", "synthetic"
-    )
+    return BuildContext(info.num_classes, info.input_shape, "resnet-small", "layer2", "synthetic")
 
 
 def _accuracy(out: torch.Tensor, y: torch.Tensor) -> float:
@@ -53,7 +51,7 @@ def _accuracy(out: torch.Tensor, y: torch.Tensor) -> float:
 def _analog_accuracy(system, x, y, snr: float, channel: str = "awgn") -> float:  # noqa: ANN001
     g = torch.Generator().manual_seed(0)
     s = torch.full((len(x),), snr)
-    return _accuracy(system.transmit(x, s, build_channel(channel), g), y)
+    return _accuracy(system.transport.transmit(system, x, s, build_channel(channel), g), y)
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +112,7 @@ def test_feature_extras_are_the_image_and_its_reconstruction(trained) -> None:  
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])
 def test_analog_contract_and_accounting(ctx28: BuildContext, depth: int) -> None:
     system = build_system("lssc", {"depth": depth, "width": 4}, ctx28).eval()
-    assert system.link == "analog" and system.task == "classification"
+    assert system.link == "analog" and system.task.kind == "classification"
     assert system.channel_uses() == round(0.25 * 28 * 28) == 196
     assert system.split_elements() == 784
     assert set(system.roles()) == {"encoder", "decoder", "tail"}
@@ -209,7 +207,7 @@ def test_bad_params_are_rejected_naming_the_field(
 # --- segmentation --------------------------------------------------------------------------------
 def test_synthetic_segmentation_set_is_deterministic_and_well_formed() -> None:
     train, test, info = synthetic_segmentation_datasets(40, 8)
-    assert info.task == "segmentation" and info.num_classes == 6 and info.image_size == (32, 32)
+    assert info.task.kind == "segmentation" and info.num_classes == 6 and info.image_size == (32, 32)
     assert isinstance(train, SegmentationTensorDataset) and len(train) == 40 and len(test) == 8
     x, m = train[3]
     assert x.shape == (3, 32, 32) and m.shape == (32, 32) and m.dtype == torch.int64
@@ -224,25 +222,12 @@ def test_synthetic_segmentation_set_is_deterministic_and_well_formed() -> None:
         SegmentationTensorDataset(train.images, train.masks[:, :8])
 
 
-def test_segmentation_scores_agree_with_the_confusion_matrix_definitions() -> None:
-    g = torch.Generator().manual_seed(0)
-    masks = torch.randint(0, 4, (3, 8, 8), generator=g)
-    masks[0, 0, :4] = 255
-    logits = torch.randn(3, 4, 8, 8, generator=g)
-    meter = SegmentationMeter(4)
-    meter.update(logits[:2], masks[:2])
-    meter.update(logits[2:], masks[2:])
-    scores = meter.compute()
-    assert scores["pixel_accuracy"] == pytest.approx(pixel_accuracy(logits, masks, 4), abs=1e-6)
-    assert scores["miou"] == pytest.approx(mean_iou(logits, masks, 4), abs=1e-6)
-
-
 @pytest.fixture(scope="module")
 def segmenter(tmp_path_factory):  # noqa: ANN201
     torch.manual_seed(0)
     train, test, info = build_dataset("synthetic-segmentation")
     ctx = BuildContext(
-        info.num_classes, info.in_channels, info.image_size, "resnet-small", "layer2", info.name
+        info.num_classes, info.input_shape, "resnet-small", "layer2", info.name, info.task
     )
     system = build_system(
         "lssc", {"depth": 2, "width": 8, "task": "segmentation", "train_snr_db": [5, 20]}, ctx
@@ -256,14 +241,14 @@ def segmenter(tmp_path_factory):  # noqa: ANN201
 
 def test_segmentation_variant_beats_the_majority_class(segmenter) -> None:  # noqa: ANN001
     system, test = segmenter
-    assert system.task == "segmentation" and system.classifier is None
+    assert system.task.kind == "segmentation" and system.classifier is None
     assert set(system.roles()) == {"encoder", "decoder"} and system.backbone_state() == {}
     x, masks = fetch_batch(test, torch.arange(200))
-    out = system.transmit(x, torch.full((200,), 20.0), build_channel("awgn"))
+    out = system.transport.transmit(system, x, torch.full((200,), 20.0), build_channel("awgn"))
     assert out.shape == (200, 6, 32, 32)
-    meter = SegmentationMeter(6)
-    meter.update(out, masks)
-    scores = meter.compute()
+    evaluator = system.task.evaluator()
+    evaluator.update(out, masks)
+    scores = evaluator.compute()
     assert scores["pixel_accuracy"] > majority_pixel_accuracy(masks) + 0.02, scores
     with torch.no_grad():
         bypass = system(x[:4], path="bypass").output
@@ -271,7 +256,7 @@ def test_segmentation_variant_beats_the_majority_class(segmenter) -> None:  # no
 
 
 def test_segmentation_loss_is_per_pixel_and_ignores_255(tmp_path: Path) -> None:
-    ctx = BuildContext(3, 3, (16, 16), "resnet-small", "layer2")
+    ctx = BuildContext(3, (3, 16, 16), "resnet-small", "layer2")
     system = build_system("lssc", {"depth": 1, "width": 4, "task": "segmentation"}, ctx)
     logits = torch.zeros(2, 3, 16, 16)
     logits[:, 1] = 5.0  # confident class 1 everywhere

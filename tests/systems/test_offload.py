@@ -9,7 +9,7 @@ import torch
 from semcom.coding import Payload, PayloadError
 from semcom.coding.image_codecs import float_to_uint8
 from semcom.systems import BuildContext, build_system
-from semcom.train import fetch_batch
+from semcom.data import fetch_batch
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ import torch
 from semcom.coding import Payload, PayloadError
 from semcom.coding.ans import max_overhead_bits
 from semcom.systems import BuildContext, build_system, system_names
-from semcom.train import Phase, fetch_batch, train_phase
+from semcom.data import fetch_batch
+from semcom.train import Phase, train_phase
 
 
 def _accuracy(system, data) -> float:

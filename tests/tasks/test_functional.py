@@ -1,18 +1,17 @@
-"""Task and link metrics: top-1, compression ratio and CBR conventions, segmentation scores."""
+"""Metric functions: top-1, compression ratio and CBR conventions, segmentation scores."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from semcom.eval.metrics import (
-    channel_bandwidth_ratio,
-    compression_ratio,
+from semcom.tasks.functional import (
     mean_iou,
     pixel_accuracy,
     segmentation_confusion,
     top1_accuracy,
 )
+from semcom.transports.ratios import channel_bandwidth_ratio, compression_ratio
 
 
 def test_top1_accuracy() -> None:

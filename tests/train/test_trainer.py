@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from semcom.systems import BuildContext, build_system, set_trainable
-from semcom.train import Phase, fetch_batch, frozen_teacher, load_progress, train_phase
+from semcom.data import fetch_batch
+from semcom.train import Phase, frozen_teacher, load_progress, train_phase
+from semcom.train.losses import distillation_loss
 
 
 def _weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -204,13 +206,19 @@ def test_a_given_teacher_stays_the_unsplit_network_after_the_tail_is_retrained(
     assert given.terms["distill"] == pytest.approx(to_unsplit, rel=1e-3)
 
 
-def test_distillation_needs_a_classifier_with_a_bypass(tmp_path: Path) -> None:
-    ctx = BuildContext(3, 3, (16, 16), "resnet-small", "layer1", "synthetic-segmentation")
+def test_distillation_of_segmentation_logits_is_per_pixel(tmp_path: Path) -> None:
+    ctx = BuildContext(3, (3, 16, 16), "resnet-small", "layer1", "synthetic-segmentation")
     system = build_system("lssc", {"task": "segmentation", "depth": 1, "width": 8}, ctx)
     data = torch.utils.data.TensorDataset(torch.rand(8, 3, 16, 16), torch.zeros(8, 16, 16).long())
-    phase = Phase("d", epochs=1, lr=1e-3, losses={"task": 1.0, "distill": 1.0})
-    with pytest.raises(ValueError, match="'distill'.*classification"):
-        train_phase(system, phase, data, batch_size=4, seed=0, ckpt_dir=tmp_path)
+    phase = Phase("d", epochs=1, lr=1e-3, losses={"task": 1.0, "distill": 1.0}, bn_batches=0)
+    result = train_phase(system, phase, data, batch_size=4, seed=0, ckpt_dir=tmp_path)
+    assert result.terms["distill"] > 0 and result.train_metrics["miou"] is not None
+    student = torch.randn(2, 3, 4, 4)
+    assert float(distillation_loss(student, student)) == pytest.approx(0.0, abs=1e-6)
+    # the per-pixel mean: the same KL on every pixel of a 4x4 map equals that KL on one pixel
+    one = distillation_loss(student[:, :, :1, :1], torch.zeros(2, 3, 1, 1))
+    tiled = distillation_loss(student[:, :, :1, :1].expand(2, 3, 4, 4), torch.zeros(2, 3, 4, 4))
+    assert float(tiled) == pytest.approx(float(one), rel=1e-5)
 
 
 def test_cosine_schedule_decays_the_learning_rate_to_zero(

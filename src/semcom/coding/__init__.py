@@ -7,7 +7,8 @@
   ``decompress`` with ANS.
 * :mod:`semcom.coding.ans` — ANS over integer tables via constriction, bit-exact across machines.
 * :class:`Payload` / :class:`PayloadError` — the versioned, CRC-protected byte container a device
-  sends for one sample.
+  sends for one sample; :class:`PayloadLayout` (with :class:`Dim` for variable dimensions) — the
+  payloads a model accepts.
 * :mod:`semcom.coding.image_codecs` — PNG / JPEG / WebP (Pillow) for offloading baselines.
 """
 
@@ -21,6 +22,7 @@ from semcom.coding.image_codecs import (
     encode_image,
     encode_images,
 )
+from semcom.coding.layout import Dim, PayloadLayout
 from semcom.coding.payload import Payload, PayloadError
 from semcom.coding.quantizer import UniformQuantizer
 
@@ -28,10 +30,12 @@ __all__ = [
     "IMAGE_CODECS",
     "CategoricalCoder",
     "CodingError",
+    "Dim",
     "FactorizedEntropyModel",
     "ImageCodecError",
     "Payload",
     "PayloadError",
+    "PayloadLayout",
     "UniformQuantizer",
     "decode_image",
     "decode_images",

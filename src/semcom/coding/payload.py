@@ -42,6 +42,7 @@ import struct
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 MAGIC = b"SC"
 FORMAT_VERSION = 1
@@ -287,11 +288,14 @@ class Payload:
         max_params: int = DEFAULT_MAX_PARAMS,
         max_chunks: int = DEFAULT_MAX_CHUNKS,
         max_elements: int = DEFAULT_MAX_ELEMENTS,
+        layout: Any = None,
     ) -> Payload:
         """Parse and validate ``data``; raise :class:`PayloadError` on anything malformed.
 
         Limits: ``max_bytes`` total size, ``max_dims`` per shape, ``max_tensors`` shapes,
         ``max_params`` parameters, ``max_chunks`` chunks, ``max_elements`` elements per tensor.
+        ``layout`` (a :class:`~semcom.coding.layout.PayloadLayout`) also checks the system,
+        shapes (fixed or variable within bounds), chunk count and parameters a model accepts.
         """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data must be bytes, got {type(data).__name__}")
@@ -379,10 +383,13 @@ class Payload:
             raise r.fail(
                 f"CRC32 mismatch: stored 0x{stored:08x}, computed 0x{computed:08x}", body_end
             )
-        return cls(
+        payload = cls(
             system=system,
             shapes=tuple(shapes),
             params=params,
             chunks=tuple(chunks),
             version=version,
         )
+        if layout is not None:
+            layout.check(payload)
+        return payload

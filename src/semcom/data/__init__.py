@@ -9,6 +9,7 @@
 * writers of generated data in those real formats (:mod:`semcom.data.writers`), for tests.
 """
 
+from semcom.data.batch import Batch, collate, collate_targets, fetch_batch, move_to
 from semcom.data.cifar10 import CIFAR10_CLASSES, find_cifar10, load_cifar10
 from semcom.data.errors import DataFormatError, DataUnavailableError
 from semcom.data.fashion_mnist import (
@@ -18,7 +19,7 @@ from semcom.data.fashion_mnist import (
     load_fashion_mnist,
 )
 from semcom.data.idx import read_idx, write_idx
-from semcom.data.info import DatasetInfo
+from semcom.data.info import IGNORE_INDEX, DatasetInfo, TaskSpec
 from semcom.data.paths import DATA_ENV, default_cache_dir, default_data_root, resolve_data_root
 from semcom.data.registry import DATASET_NAMES, build_dataset
 from semcom.data.synthetic import SYNTHETIC_CLASSES, make_pattern_images, synthetic_datasets
@@ -31,6 +32,13 @@ from semcom.data.writers import (
 )
 
 __all__ = [
+    "IGNORE_INDEX",
+    "Batch",
+    "TaskSpec",
+    "collate",
+    "collate_targets",
+    "fetch_batch",
+    "move_to",
     "CIFAR10_CLASSES",
     "DATASET_NAMES",
     "DATA_ENV",

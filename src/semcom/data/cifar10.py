@@ -379,8 +379,9 @@ def load_cifar10(
     if found is None:
         raise DataUnavailableError(unavailable_message(data_root, tried))
     splits = decode_cifar10(found)
-    _, channels, height, width = splits.train_images.shape
-    info = DatasetInfo("cifar10", len(splits.classes), channels, (height, width), splits.classes)
+    info = DatasetInfo(
+        "cifar10", len(splits.classes), tuple(splits.train_images.shape[1:]), splits.classes
+    )
     train = ImageTensorDataset(
         torch.from_numpy(splits.train_images), torch.from_numpy(splits.train_labels), info
     )

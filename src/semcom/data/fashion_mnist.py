@@ -275,7 +275,7 @@ def load_fashion_mnist(
     files = locate_fashion_mnist(directory)
     if files is None:  # pragma: no cover - ensure_fashion_mnist just found them
         raise DataUnavailableError(unavailable_message(Path(directory), []))
-    info = DatasetInfo("fashion-mnist", 10, 1, (28, 28), FASHION_MNIST_CLASSES)
+    info = DatasetInfo("fashion-mnist", 10, (1, 28, 28), FASHION_MNIST_CLASSES)
     train = ImageTensorDataset(*_load_split(files, "train"), info=info)
     test = ImageTensorDataset(*_load_split(files, "test"), info=info)
     return train, test, info

@@ -42,7 +42,7 @@ def build_dataset(
     * ``synthetic``: 3 000 / 500 generated grey ``1×28×28`` shape images, 10 classes
       (:mod:`semcom.data.synthetic`; ``root`` is ignored);
     * ``synthetic-segmentation``: 2 000 / 400 generated RGB ``3×32×32`` images of random shapes
-      with per-pixel masks over 6 classes (background + 5 shapes; ``info.task ==
+      with per-pixel masks over 6 classes (background + 5 shapes; ``info.task.kind ==
       "segmentation"``; :mod:`semcom.data.segmentation`; ``root`` is ignored).
 
     Classification sets are :class:`~semcom.data.tensor_dataset.ImageTensorDataset` (uint8 in
@@ -55,7 +55,7 @@ def build_dataset(
     >>> len(train), len(test), info.image_size
     (3000, 500, (28, 28))
     >>> train, test, info = build_dataset("synthetic-segmentation")
-    >>> len(train), info.num_classes, info.task, tuple(train.batch([0, 1])[1].shape)
+    >>> len(train), info.num_classes, info.task.kind, tuple(train.batch([0, 1])[1].shape)
     (2000, 6, 'segmentation', (2, 32, 32))
     >>> build_dataset("mnist")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from semcom.data.info import DatasetInfo
+from semcom.data.info import DatasetInfo, TaskSpec
 
 #: Class names, index = mask value (``0`` is the background).
 SEGMENTATION_CLASSES: tuple[str, ...] = (
@@ -198,16 +198,15 @@ def synthetic_segmentation_datasets(
     its info (``num_classes`` = 6 including background, ``task="segmentation"``).
 
     >>> train, test, info = synthetic_segmentation_datasets(50, 10)
-    >>> len(train), len(test), info.num_classes, info.image_size, info.task
+    >>> len(train), len(test), info.num_classes, info.image_size, info.task.kind
     (50, 10, 6, (32, 32), 'segmentation')
     """
     info = DatasetInfo(
         "synthetic-segmentation",
         len(SEGMENTATION_CLASSES),
-        3,
-        (size, size),
+        (3, size, size),
         SEGMENTATION_CLASSES,
-        task="segmentation",
+        task=TaskSpec("segmentation", len(SEGMENTATION_CLASSES), SEGMENTATION_CLASSES),
     )
     train = make_segmentation_images(n_train, seed=2 * seed, size=size)
     test = make_segmentation_images(n_test, seed=2 * seed + 1, size=size)

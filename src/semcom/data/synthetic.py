@@ -133,7 +133,7 @@ def synthetic_datasets(
     (100, 20, 10, 1, (28, 28))
     """
     info = DatasetInfo(
-        "synthetic", len(SYNTHETIC_CLASSES), channels, (size, size), SYNTHETIC_CLASSES
+        "synthetic", len(SYNTHETIC_CLASSES), (channels, size, size), SYNTHETIC_CLASSES
     )
     train = make_pattern_images(n_train, seed=2 * seed, size=size, channels=channels)
     test = make_pattern_images(n_test, seed=2 * seed + 1, size=size, channels=channels)

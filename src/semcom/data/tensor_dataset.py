@@ -92,11 +92,9 @@ class FirstN(Subset):
         if index.numel() and (int(index.max()) >= self.n or int(index.min()) < -self.n):
             raise IndexError(f"index out of range for the first {self.n} samples")
         index = torch.remainder(index, self.n)  # negative indices count from the end of the subset
-        fast = getattr(self.dataset, "batch", None)
-        if callable(fast):
-            return fast(index)
-        items = [self.dataset[int(i)] for i in index]
-        return torch.stack([x for x, _ in items]), torch.as_tensor([int(y) for _, y in items])
+        from semcom.data.batch import fetch_batch
+
+        return tuple(fetch_batch(self.dataset, index))  # type: ignore[return-value]
 
 
 def take_first(dataset: Any, n: int | None) -> Any:

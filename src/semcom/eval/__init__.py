@@ -1,1 +1,1 @@
-"""semcom.eval."""
+"""Evaluation: measure systems through their transports and turn measurements into records."""

@@ -1,11 +1,12 @@
 """Which stored systems a server serves, what payloads each accepts, and which one a request wants.
 
 A :class:`ModelCatalog` is built from the variants of a run (:func:`semcom.runtime.store.load_run`).
-A variant is **served** when its link is ``digital`` (it decodes :class:`~semcom.coding.Payload`
-bytes), its task is classification (the answer is a class index) and a probe works: the catalog
-encodes one blank input with the variant's own device side and decodes it, which both warms the
-model up and records the payload it accepts (:class:`PayloadSpec`: system name, tensor shapes,
-parameters, chunk count). Other variants are listed with the reason they are not served.
+A variant is **served** when its transport can be served (payload bytes: it decodes
+:class:`~semcom.coding.Payload` bytes; whatever its task, whose answer it gives) and a probe
+works: the catalog encodes one blank input with the variant's own device side and decodes it,
+which both warms the model up and measures an example payload. What a variant accepts is its
+:class:`~semcom.coding.PayloadLayout` (system name, tensor shapes — fixed, or variable within
+bounds — parameters, chunk count). Other variants are listed with the reason they are not served.
 
 Selection (:meth:`ModelCatalog.select`), in the order the server applies it:
 
@@ -20,7 +21,6 @@ The chosen variant's :meth:`ServedModel.check` then validates the payload agains
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Mapping
@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from semcom.coding import Payload, PayloadError
+from semcom.coding import Payload, PayloadError, PayloadLayout
 from semcom.runtime.store import StoredSystem
 from semcom.systems import SplitSystem
 
@@ -48,37 +48,27 @@ class SelectionError(Exception):
 
 @dataclass(frozen=True)
 class PayloadSpec:
-    """The payload a served model accepts (what its own device side sends)."""
+    """The payload a served model accepts (its layout) and the size of what its own device side
+    sends for a blank input."""
 
-    system: str
-    shapes: tuple[tuple[int, ...], ...]
-    params: dict[str, float | int]
-    chunks: int
+    layout: PayloadLayout
     example_bytes: int
 
     @property
+    def system(self) -> str:
+        return self.layout.system
+
+    @property
     def max_elements(self) -> int:
-        """Largest element count of one tensor of the payload."""
-        return max((math.prod(s) for s in self.shapes), default=0)
+        """Largest element count of one tensor of an accepted payload."""
+        return self.layout.max_elements
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "system": self.system,
-            "shapes": [list(s) for s in self.shapes],
-            "params": dict(self.params),
-            "chunks": self.chunks,
-            "example_bytes": self.example_bytes,
-        }
+        return {**self.layout.to_json(), "example_bytes": self.example_bytes}
 
     def mismatch(self, payload: Payload) -> str | None:
-        """Why ``payload`` does not have this layout (system, shapes, chunk count), or ``None``."""
-        if payload.system != self.system:
-            return f"payload is for system {payload.system!r}, not {self.system!r}"
-        if payload.shapes != self.shapes:
-            return f"payload shapes {list(payload.shapes)} != model's {list(self.shapes)}"
-        if len(payload.chunks) != self.chunks:
-            return f"expected {self.chunks} chunk(s), payload has {len(payload.chunks)}"
-        return None
+        """Why ``payload`` does not fit the layout, or ``None``."""
+        return self.layout.mismatch(payload)
 
 
 class _StageClock(threading.local):
@@ -122,25 +112,22 @@ class ServedModel:
         return self.system.name
 
     @property
-    def input_shape(self) -> tuple[int, int, int]:
-        """Input of one sample ``(C, H, W)`` the device side takes."""
-        ctx = self.system.ctx
-        return (ctx.in_channels, *ctx.image_size)  # type: ignore[return-value]
+    def input_shape(self) -> tuple[int, ...]:
+        """Input of one sample (``(C, H, W)`` or ``(C, T, H, W)``) the device side takes."""
+        return tuple(self.system.ctx.input_shape)
 
     def check(self, payload: Payload) -> None:
-        """Raise :class:`PayloadError` unless this model can decode ``payload``.
+        """Raise :class:`PayloadError` unless this model can decode ``payload``: the system's
+        payload check (its layout — shapes, parameters such as the quantiser bits, chunks — and
+        chunk sizes)."""
+        self.system.check_payload(payload)
 
-        Uses the system's own ``check_payload`` when it has one (shapes, parameters such as the
-        quantiser bits, chunk sizes), else the layout recorded by the probe.
-        """
-        own = getattr(self.system, "check_payload", None)
-        if callable(own):
-            own(payload)
-        elif self.accepts is not None and (why := self.accepts.mismatch(payload)):
-            raise PayloadError(why)
+    def answer(self, output: Any) -> dict[str, Any]:
+        """The task's JSON answer for one decoded sample."""
+        return self.system.task.answer(output)
 
-    def decode(self, payload: Payload) -> tuple[torch.Tensor, float, float]:
-        """Decode a checked ``payload`` and finish the task: ``(logits [K], decode_s, edge_s)``.
+    def decode(self, payload: Payload) -> tuple[Any, float, float]:
+        """Decode a checked ``payload`` and finish the task: ``(output, decode_s, edge_s)``.
 
         ``decode_s`` runs from the call to the first edge module (parsing the body: entropy or
         image decoding, dequantisation), ``edge_s`` from there to the output (the network), in
@@ -156,30 +143,13 @@ class ServedModel:
             _clock.active = False
         t1 = time.perf_counter()
         first = _clock.first_edge if _clock.first_edge is not None else t1
-        if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 1:
-            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise ValueError(f"edge output {shape} is not one row of class scores")
-        return out[0].float(), first - t0, t1 - first
-
-
-def _not_served_reason(system: SplitSystem) -> str | None:
-    if system.link == "analog":
-        return (
-            "analog link: it sends complex channel symbols, not payload bytes "
-            "(evaluate it with `semcom run`)"
-        )
-    if system.link == "none":
-        return "no link: the whole network runs on the device, nothing is sent"
-    if system.link != "digital":
-        return f"link {system.link!r} is not served"
-    if system.task != "classification":
-        return f"task {system.task!r} is not served (only classification)"
-    return None
+        return out, first - t0, t1 - first
 
 
 def probe(model: ServedModel) -> None:
-    """Decide whether ``model`` is served; record its :class:`PayloadSpec` and warm it up."""
-    reason = _not_served_reason(model.system)
+    """Decide whether ``model`` is served; record its :class:`PayloadSpec` and warm it up (the
+    task's answer of a blank input must come out)."""
+    reason = model.system.transport.serve_refusal(model.system)
     if reason is None:
         try:
             x = torch.zeros(1, *model.input_shape)
@@ -187,11 +157,10 @@ def probe(model: ServedModel) -> None:
                 payload = model.system.device_encode(x)[0]
             wire = payload.to_bytes()
             parsed = Payload.from_bytes(wire)
-            model.accepts = PayloadSpec(
-                parsed.system, parsed.shapes, dict(parsed.params), len(parsed.chunks), len(wire)
-            )
+            model.accepts = PayloadSpec(model.system.payload_layout(), len(wire))
             model.check(parsed)
-            model.decode(parsed)
+            output, _, _ = model.decode(parsed)
+            model.answer(output)
         except Exception as exc:  # a stored model that cannot round-trip is not served
             reason = f"probe encode/decode failed: {type(exc).__name__}: {exc}"
             model.accepts = None
@@ -230,6 +199,7 @@ class ModelCatalog:
         """What ``GET /v1/models`` returns: one entry per variant."""
         out = []
         for m in self.models.values():
+            task = m.system.task
             entry: dict[str, Any] = {
                 "model": m.variant,
                 "system": m.system_name,
@@ -238,6 +208,8 @@ class ModelCatalog:
                 "served": m.served,
                 "input_shape": list(m.input_shape),
                 "num_classes": m.system.ctx.num_classes,
+                "task": task.describe(),
+                "output_schema": task.output_schema(),
             }
             if m.served and m.accepts is not None:
                 entry["accepts"] = m.accepts.to_json()

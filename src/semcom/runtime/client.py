@@ -108,8 +108,7 @@ class TorchDevice:
         self.system = stored.system.eval()
         self.variant = stored.variant
         self.system_name = self.system.name
-        ctx = self.system.ctx
-        self.input_shape: tuple[int, int, int] = (ctx.in_channels, *ctx.image_size)  # type: ignore[assignment]
+        self.input_shape: tuple[int, ...] = tuple(self.system.ctx.input_shape)
 
     def encode(self, x: torch.Tensor) -> list[Payload]:
         with torch.inference_mode():
@@ -117,12 +116,14 @@ class TorchDevice:
 
 
 def choose_variant(stored: dict[str, StoredSystem], system: str | None) -> StoredSystem:
-    """Pick the digital-link variant named by ``system`` (a variant id or a system name).
+    """Pick the variant that sends payloads named by ``system`` (a variant id or a system name).
 
-    Without ``system`` the run must hold exactly one digital variant. Raises :class:`ClientError`
+    Without ``system`` the run must hold exactly one such variant. Raises :class:`ClientError`
     listing the choices otherwise.
     """
-    digital = {v: s for v, s in stored.items() if s.system.link == "digital"}
+    digital = {
+        v: s for v, s in stored.items() if s.system.transport.serve_refusal(s.system) is None
+    }
     choices = ", ".join(digital) or "none"
     if system is None:
         if len(digital) == 1:
@@ -132,8 +133,9 @@ def choose_variant(stored: dict[str, StoredSystem], system: str | None) -> Store
         )
     if system in stored:
         if system not in digital:
-            link = stored[system].system.link
-            raise ClientError(f"variant {system!r} has a {link} link and sends no payload")
+            chosen = stored[system].system
+            reason = chosen.transport.serve_refusal(chosen)
+            raise ClientError(f"variant {system!r} sends no payload: {reason}")
         return digital[system]
     named = [s for s in digital.values() if s.system.name == system]
     if len(named) == 1:

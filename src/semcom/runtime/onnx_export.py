@@ -64,9 +64,9 @@ class _DeviceGraph(nn.Module):
         return tuple(tensors[n] for n in self.names)
 
 
-def input_shape(system: SplitSystem) -> tuple[int, int, int]:
-    """``(C, H, W)`` of one input image of ``system``."""
-    return (system.ctx.in_channels, *system.ctx.image_size)  # type: ignore[return-value]
+def input_shape(system: SplitSystem) -> tuple[int, ...]:
+    """One input of ``system`` without the batch dimension (``(C, H, W)`` or ``(C, T, H, W)``)."""
+    return tuple(system.ctx.input_shape)
 
 
 def example_inputs(system: SplitSystem, batch: int, seed: int = 0) -> torch.Tensor:

@@ -5,9 +5,14 @@ Endpoints (JSON unless said otherwise):
 * ``POST /v1/infer[?model=<variant id>]`` — body: one :class:`~semcom.coding.Payload`
   (``application/octet-stream``, or no content type). Answer::
 
-      {"model": variant, "system": name, "prediction": int, "logits": [...],
-       "probabilities": [...], "payload_bytes": int,
+      {"model": variant, "system": name, "task": kind, <the task's answer>, "payload_bytes": int,
        "timing_ms": {"read", "parse", "queue", "decode", "edge_compute", "total_server"}}
+
+  The task's answer (:meth:`semcom.tasks.Task.answer`): classification ``prediction``,
+  ``logits``, ``probabilities``; segmentation ``mask_png`` (base64 PNG of class indices),
+  ``height``, ``width``, ``classes``; detection ``boxes``, ``scores``, ``labels``,
+  ``label_names``; multi-task one such answer per sub-task name. ``GET /v1/models`` states each
+  variant's task and output schema.
 
   ``read`` is receiving the body, ``parse`` :meth:`Payload.from_bytes` + model selection +
   payload check, ``queue`` waiting for a compute thread, ``decode`` entropy / image decoding up to
@@ -189,20 +194,21 @@ class EdgeService:
 
     def _compute(
         self, chosen: ServedModel, payload: Payload, submitted: float
-    ) -> tuple[torch.Tensor | None, str | None, float, float, float]:
-        """Runs in a pool thread: ``(logits, error, queue_s, decode_s, edge_s)``."""
+    ) -> tuple[dict[str, Any] | None, str | None, float, float, float]:
+        """Runs in a pool thread: ``(answer, error, queue_s, decode_s, edge_s)``."""
         queued = time.perf_counter() - submitted
         try:
-            logits, decode_s, edge_s = chosen.decode(payload)
+            output, decode_s, edge_s = chosen.decode(payload)
+            answer = chosen.answer(output)
         except (KeyboardInterrupt, SystemExit):  # pragma: no cover - process shutdown
             raise
         except BaseException as exc:  # noqa: BLE001 - includes native-extension panics
             return None, f"{type(exc).__name__}: {exc}", queued, 0.0, 0.0
-        return logits, None, queued, decode_s, edge_s
+        return answer, None, queued, decode_s, edge_s
 
     async def compute(
         self, chosen: ServedModel, payload: Payload
-    ) -> tuple[torch.Tensor, float, float, float]:
+    ) -> tuple[dict[str, Any], float, float, float]:
         if self.pending >= self.config.max_pending:
             raise _Reject(
                 503, "overloaded", f"{self.pending} computations pending; try again later"
@@ -217,7 +223,7 @@ class EdgeService:
 
         future.add_done_callback(finished)
         try:
-            logits, error, queue_s, decode_s, edge_s = await asyncio.wait_for(
+            answer, error, queue_s, decode_s, edge_s = await asyncio.wait_for(
                 asyncio.shield(asyncio.wrap_future(future)), self.config.compute_timeout_s
             )
         except asyncio.TimeoutError:  # builtin TimeoutError from 3.11
@@ -226,11 +232,11 @@ class EdgeService:
                 "timeout",
                 f"decode + edge compute took longer than {self.config.compute_timeout_s} s",
             ) from None
-        if error is not None or logits is None:
+        if error is not None or answer is None:
             raise _Reject(
                 422, "decode_failed", f"model {chosen.variant!r} cannot decode the payload: {error}"
             )
-        return logits, queue_s, decode_s, edge_s
+        return answer, queue_s, decode_s, edge_s
 
     def _release(self) -> None:
         self.pending -= 1
@@ -253,14 +259,13 @@ class EdgeService:
             chosen = self.select(payload, model)
             self.check(chosen, payload)
             t_parse = time.perf_counter()
-            logits, queue_s, decode_s, edge_s = await self.compute(chosen, payload)
+            answer, queue_s, decode_s, edge_s = await self.compute(chosen, payload)
         except _Reject as rej:
             seconds = time.perf_counter() - t0
             self.metrics.observe_request(
                 chosen.variant if chosen else None, rej.status, seconds, error=rej.kind
             )
             return JSONResponse({"error": rej.kind, "detail": rej.detail}, status_code=rej.status)
-        probabilities = torch.softmax(logits, dim=0)
         t_end = time.perf_counter()
         stages = {"parse": t_parse - t_read, "decode": decode_s, "edge_compute": edge_s}
         self.metrics.observe_request(chosen.variant, 200, t_end - t0, stages)
@@ -276,9 +281,8 @@ class EdgeService:
             {
                 "model": chosen.variant,
                 "system": chosen.system_name,
-                "prediction": int(torch.argmax(logits)),
-                "logits": logits.tolist(),
-                "probabilities": probabilities.tolist(),
+                "task": chosen.system.task.kind,
+                **answer,
                 "payload_bytes": len(body),
                 "timing_ms": {k: 1e3 * v for k, v in timing.items()},
             }

@@ -10,7 +10,7 @@ loading needs neither the data set nor the config.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ def write_system(system: SplitSystem, path: str | Path) -> Path:
         "format": _FORMAT,
         "system": system.name,
         "params": json.dumps(system.params.model_dump(by_alias=True, mode="json")),
-        "context": json.dumps(asdict(system.ctx)),
+        "context": json.dumps(system.ctx.to_json()),
     }
     return save_weights(system, path, meta)
 
@@ -63,10 +63,12 @@ def load_system(path: str | Path) -> StoredSystem:
         if meta.get("format") != _FORMAT:
             raise StoreError(f"{path}: not a stored semcom system (format {meta.get('format')!r})")
         params = json.loads(meta["params"])
-        ctx_fields = json.loads(meta["context"])
-        ctx_fields["image_size"] = tuple(ctx_fields["image_size"])
-        ctx = BuildContext(**ctx_fields)
+        raw_ctx = json.loads(meta["context"])
+        ctx = BuildContext.from_json(raw_ctx)
         system = build_system(meta["system"], params, ctx)
+        if "task" not in raw_ctx:  # stored before data sets declared their task: the system's own
+            ctx = replace(ctx, task=system.task.spec)
+            system.ctx = ctx
         system.load_state_dict(load_file(str(path)))
     except StoreError:
         raise

@@ -10,8 +10,9 @@ from semcom.systems import (  # noqa: F401  (registration side effects)
     lssc,
     offload,
     quantized_split,
-    sscc,
+    separate_coding,
 )
+from semcom.systems.backbone_split import BackboneSplitSystem
 from semcom.systems.base import (
     BuildContext,
     DeviceExportError,
@@ -32,6 +33,7 @@ from semcom.systems.registry import (
 )
 
 __all__ = [
+    "BackboneSplitSystem",
     "BuildContext",
     "DeviceExportError",
     "LinkKindError",

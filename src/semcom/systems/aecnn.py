@@ -39,12 +39,18 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from semcom.backbones import build_backbone
 from semcom.backbones.resnet import BasicBlock
-from semcom.coding import FactorizedEntropyModel, Payload, PayloadError, UniformQuantizer
+from semcom.coding import (
+    FactorizedEntropyModel,
+    Payload,
+    PayloadError,
+    PayloadLayout,
+    UniformQuantizer,
+)
 from semcom.nn.channel_attention import ChannelAttention
 from semcom.nn.inverse_decoder import Unsquash, ZeroInitResidualConv
-from semcom.systems.base import BuildContext, SplitSystem, SystemOutput, SystemParams
+from semcom.systems.backbone_split import BackboneSplitSystem
+from semcom.systems.base import BuildContext, SystemOutput, SystemParams
 from semcom.systems.registry import SystemConfigError, register_system
 
 
@@ -84,21 +90,27 @@ def _scatter_channels(sel: torch.Tensor, index: torch.Tensor, channels: int) -> 
 
 
 @register_system("aecnn")
-class AECNN(SplitSystem):
+class AECNN(BackboneSplitSystem):
     """See the module docstring. Input ``[B, C, H, W]`` in ``[0, 1]`` → logits ``[B, K]``."""
 
     Params = AECNNParams
     has_rate = True
     params: AECNNParams
     paths = ("full", "bypass", "attention")
+    contract_params = (
+        {"k": 4, "bits": 4},
+        {"k": 4, "bits": 2, "selection": "per-sample"},
+        {"k": 8, "mix": 3, "downsample": 2, "decoder": "inverse", "decoder_blocks": 1},
+    )
 
     def __init__(self, params: AECNNParams, ctx: BuildContext) -> None:
         super().__init__(params, ctx)
-        backbone = build_backbone(ctx.backbone, ctx.in_channels, ctx.num_classes)
-        self.head, self.tail = backbone.split(ctx.split_after)
-        shape = backbone.feature_shape(ctx.split_after, (ctx.in_channels, *ctx.image_size))
-        self.feature_shape = shape
-        width, height, wide = shape
+        if len(self.feature_shape) != 3:
+            raise SystemConfigError(
+                f"aecnn needs a [C, H, W] feature at the split; {ctx.backbone} after "
+                f"{ctx.split_after} gives {list(self.feature_shape)}"
+            )
+        width, height, wide = self.feature_shape
         k = params.k
         if k > width:
             raise SystemConfigError(
@@ -144,14 +156,12 @@ class AECNN(SplitSystem):
         )
 
     # --- structure -----------------------------------------------------------------------------
-    def roles(self) -> dict[str, nn.Module]:
+    def coder_roles(self) -> dict[str, nn.Module]:
         return {
-            "head": self.head,
             "attention": self.attention,
             "encoder": self.encoder,
             "entropy": self.entropy,
             "decoder": nn.ModuleList([self.unmix, self.decoder]),
-            "tail": self.tail,
         }
 
     def device_modules(self) -> list[nn.Module]:
@@ -159,9 +169,6 @@ class AECNN(SplitSystem):
 
     def edge_modules(self) -> list[nn.Module]:
         return [self.unmix, self.decoder, self.tail]
-
-    def split_elements(self) -> int:
-        return math.prod(self.feature_shape)
 
     def code_shape(self) -> tuple[int, int, int]:
         """Shape ``(planes, H / s, W / s)`` of the quantised symbols of one sample."""
@@ -197,13 +204,9 @@ class AECNN(SplitSystem):
         return sel, idx
 
     # --- training graph ------------------------------------------------------------------------
-    def forward(
-        self, x: torch.Tensor, snr_db: torch.Tensor | None = None, path: str = "full"
+    def split_forward(
+        self, feature: torch.Tensor, snr_db: torch.Tensor | None, path: str
     ) -> SystemOutput:
-        self.check_path(path)
-        feature = self.head(x)
-        if path == "bypass":
-            return SystemOutput(self.tail(feature))
         sel, idx = self._attend(feature)
         width = self.feature_shape[0]
         if path == "attention":
@@ -298,14 +301,14 @@ class AECNN(SplitSystem):
             )
         return torch.from_numpy(idx.astype(np.int64))
 
-    def check_payload(self, payload: Payload) -> None:
-        """Raise :class:`PayloadError` unless ``payload`` is one this model can decode."""
+    def payload_layout(self) -> PayloadLayout:
         chunks = 2 if self.params.selection == "per-sample" else 1
-        self.check_payload_layout(payload, (self.code_shape(),), chunks)
-        for key, want in (("b", self.params.bits), ("k", self.params.k)):
-            if payload.params.get(key) != want:
-                raise PayloadError(f"payload {key}={payload.params.get(key)} != model's {want}")
-        if chunks == 2 and len(payload.chunks[1]) != self.mask_bytes():
+        params = {"b": self.params.bits, "k": self.params.k}
+        labels = {"b": "quantiser bits", "k": "kept channels"}
+        return PayloadLayout(self.name, (self.code_shape(),), chunks, params, labels)
+
+    def check_payload_body(self, payload: Payload) -> None:
+        if len(payload.chunks) == 2 and len(payload.chunks[1]) != self.mask_bytes():
             raise PayloadError(
                 f"channel mask has {len(payload.chunks[1])} bytes, expected {self.mask_bytes()}"
             )

@@ -2,29 +2,34 @@
 
 A system is a network split between a device and an edge server, plus what crosses the link:
 
+* ``task`` (a :class:`~semcom.tasks.Task`) says what the output is and how it is scored;
+  ``transport`` (a :class:`~semcom.transports.Transport`) says what crosses the link and owns its
+  measurement. Both are objects built with the system; nothing outside :mod:`semcom.tasks` and
+  :mod:`semcom.transports` branches on their kind.
 * ``forward(x, snr_db=None, path="full") -> SystemOutput`` is the differentiable training graph
   (additive-noise or straight-through quantisation, differentiable channels, rate estimate).
-  ``path`` picks which graph a training stage runs: ``"full"`` (everything, the default),
-  ``"bypass"`` (the backbone unsplit, for pre-training) or a system-specific path listed in the
-  class's ``paths`` (e.g. AECNN's ``"attention"``: channel selection without the coder).
-* ``device_encode(x) -> list[Payload]`` runs the real device side: head, encoder, quantiser and
-  entropy coder, one :class:`~semcom.coding.Payload` per sample (what a device sends per image).
-  Digital systems whose device side is a network followed by entropy coding split it in two public
-  steps, ``device_encode(x) == pack_payloads(device_tensors(x))``: ``device_tensors`` is pure,
-  deterministic tensor code (what ``semcom export`` turns into ONNX) and ``pack_payloads`` the
-  entropy coder and the :class:`Payload` container (Python, shared by PyTorch and ONNX devices).
-  Systems without that split raise :class:`DeviceExportError` from both, naming the reason.
-* ``edge_decode(payloads) -> output`` parses the bytes and finishes the task on the edge.
+  ``x`` is a batch of inputs of the context's ``input_shape`` (``[B, C, H, W]`` images or
+  ``[B, C, T, H, W]`` clips) in ``[0, 1]``. ``path`` picks which graph a training stage runs:
+  ``"full"`` (everything, the default), ``"bypass"`` (the backbone unsplit, for pre-training) or
+  a system-specific path listed in the class's ``paths`` (e.g. AECNN's ``"attention"``). A system
+  with ``wants_targets`` (detectors that compute their own loss terms, as torchvision's do) also
+  gets ``targets=`` in training.
+* Payload transports: ``device_encode(x) -> list[Payload]`` runs the real device side (one
+  :class:`~semcom.coding.Payload` per sample) and ``edge_decode(payloads) -> output`` the edge.
+  Digital systems whose device side is a network followed by entropy coding split the first in
+  two public steps, ``device_encode(x) == pack_payloads(device_tensors(x))``: ``device_tensors``
+  is pure, deterministic tensor code (what ``semcom export`` turns into ONNX) and
+  ``pack_payloads`` the entropy coder and the container. Systems without that split raise
+  :class:`DeviceExportError` from both, naming the reason.
+* Analog transports: ``analog_encode`` / ``analog_decode`` on complex channel symbols; simulated
+  PHYs: ``phy_transmit`` (and ``phy_encode`` / ``phy_decode``); no link: ``infer_local``.
 * ``roles()`` names the sub-modules (``head``, ``encoder``, ``entropy``, ``decoder``, ``tail``,
   ...) that staged training switches on and off.
-
-Analog (JSCC) systems set ``link = "analog"`` and implement ``device_transmit`` /
-``edge_receive`` on complex channel symbols instead of payload bytes; systems that run entirely
-on the device (``local``) set ``link = "none"``.
 """
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,8 +40,9 @@ from pydantic import BaseModel, ConfigDict
 from torch import nn
 
 from semcom.coding import Payload, PayloadError
-
-LinkKind = Literal["digital", "analog", "none"]
+from semcom.data.info import TaskSpec
+from semcom.tasks import Task, build_task
+from semcom.transports import PayloadTransport, Transport
 
 
 class LinkKindError(TypeError):
@@ -73,14 +79,74 @@ class SystemOutput:
 
 @dataclass(frozen=True)
 class BuildContext:
-    """What a system needs to know about the data and backbone to build itself."""
+    """What a system needs to know about the data and backbone to build itself.
+
+    Attributes:
+        num_classes: classes of the data set's labels.
+        input_shape: one input without the batch dimension, ``(C, H, W)`` or ``(C, T, H, W)``.
+        backbone, split_after: the splittable network and where it is cut.
+        dataset: the data set's name.
+        task: what the data set's targets are (default: classification over ``num_classes``).
+
+    >>> ctx = BuildContext(10, (1, 28, 28), "resnet-small", "layer2")
+    >>> ctx.in_channels, ctx.image_size, ctx.task.kind
+    (1, (28, 28), 'classification')
+    >>> BuildContext.from_json(ctx.to_json()) == ctx
+    True
+    """
 
     num_classes: int
-    in_channels: int
-    image_size: tuple[int, int]
+    input_shape: tuple[int, ...]
     backbone: str
     split_after: str
     dataset: str = ""
+    task: TaskSpec = None  # type: ignore[assignment]  # default set in __post_init__
+
+    def __post_init__(self) -> None:
+        shape = tuple(int(s) for s in self.input_shape)
+        if len(shape) not in (3, 4):
+            raise ValueError(f"input_shape must be (C, H, W) or (C, T, H, W), got {shape}")
+        object.__setattr__(self, "input_shape", shape)
+        if self.task is None:
+            object.__setattr__(self, "task", TaskSpec("classification", self.num_classes))
+
+    @property
+    def in_channels(self) -> int:
+        """Channels ``C`` of one input."""
+        return self.input_shape[0]
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """``(H, W)`` of one image or frame."""
+        return (self.input_shape[-2], self.input_shape[-1])
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON (a stored model's metadata)."""
+        return {
+            "num_classes": self.num_classes,
+            "input_shape": list(self.input_shape),
+            "backbone": self.backbone,
+            "split_after": self.split_after,
+            "dataset": self.dataset,
+            "task": self.task.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> BuildContext:
+        """Inverse of :meth:`to_json`; also reads the context of models stored before inputs
+        of any rank (``in_channels`` + ``image_size``, no task: classification)."""
+        fields = dict(raw)
+        if "input_shape" not in fields and {"in_channels", "image_size"} <= set(fields):
+            fields["input_shape"] = (fields.pop("in_channels"), *fields.pop("image_size"))
+        task = fields.pop("task", None)
+        return cls(
+            num_classes=int(fields["num_classes"]),
+            input_shape=tuple(fields["input_shape"]),
+            backbone=str(fields["backbone"]),
+            split_after=str(fields["split_after"]),
+            dataset=str(fields.get("dataset", "")),
+            task=TaskSpec.from_json(task) if task else None,  # type: ignore[arg-type]
+        )
 
 
 class SplitSystem(nn.Module, ABC):
@@ -88,22 +154,42 @@ class SplitSystem(nn.Module, ABC):
 
     #: registry name, e.g. ``"aecnn"``; set by :func:`semcom.systems.registry.register_system`.
     name: ClassVar[str] = ""
-    #: what crosses the link: ``digital`` payload bytes, ``analog`` complex symbols, or ``none``.
-    link: ClassVar[LinkKind] = "digital"
     #: the pydantic model of this system's parameters.
     Params: ClassVar[type[SystemParams]] = SystemParams
-    #: the task the edge output serves; decides the task loss and the evaluation metric.
-    task: ClassVar[str] = "classification"
+    #: the kinds of transport this class can have (``semcom systems`` lists them).
+    transport_kinds: ClassVar[tuple[str, ...]] = ("digital",)
     #: training graphs ``forward`` offers (see the module docstring); stages choose one by name.
     paths: ClassVar[tuple[str, ...]] = ("full", "bypass")
     #: whether ``forward`` returns a rate estimate (an entropy model); stages with a ``rate``
     #: loss need one.
     has_rate: ClassVar[bool] = False
+    #: whether ``forward`` takes ``targets=`` in training (detectors computing their own loss).
+    wants_targets: ClassVar[bool] = False
+    #: parameter sets the contract test builds (``tests/systems/test_contract.py``): each must
+    #: make a valid system on a small input of the task's kind.
+    contract_params: ClassVar[tuple[dict[str, Any], ...]] = ({},)
 
     def __init__(self, params: SystemParams, ctx: BuildContext) -> None:
         super().__init__()
         self.params = params
         self.ctx = ctx
+        #: what the output is and how it is scored.
+        self.task: Task = self.make_task()
+        #: what crosses the link.
+        self.transport: Transport = self.make_transport()
+
+    def make_task(self) -> Task:
+        """The task of this system (default: classification over the context's classes)."""
+        return build_task(TaskSpec("classification", self.ctx.num_classes))
+
+    def make_transport(self) -> Transport:
+        """What crosses this system's link (default: payload bytes)."""
+        return PayloadTransport()
+
+    @property
+    def link(self) -> str:
+        """The transport's kind (``digital``, ``analog``, ``phy``, ``none``), for display."""
+        return self.transport.kind
 
     @classmethod
     def variant_class(cls, params: SystemParams) -> type[SplitSystem]:
@@ -152,10 +238,12 @@ class SplitSystem(nn.Module, ABC):
         """Differentiable training forward; ``x`` is a batch ``[B, C, H, W]`` in ``[0, 1]``;
         ``path`` is one of :attr:`paths`."""
 
-    def task_loss(self, output: Any, targets: Any) -> torch.Tensor:
-        """The ``task`` loss term; classification: cross-entropy of logits ``[B, K]`` against
-        labels ``[B]``. Systems with other tasks (detection, segmentation) override it."""
-        return nn.functional.cross_entropy(output, targets)
+    def task_loss(
+        self, output: Any, targets: Any, weights: dict[str, float] | None = None
+    ) -> torch.Tensor:
+        """The ``task`` loss term: the task's loss of ``output`` against ``targets``
+        (``weights``: per-sub-task weights of a multi-task system)."""
+        return self.task.loss(output, targets, weights)
 
     # --- the real thing --------------------------------------------------------------------------
     def prepare_for_coding(self) -> None:
@@ -185,14 +273,7 @@ class SplitSystem(nn.Module, ABC):
 
     def export_refusal(self) -> str:
         """Why :meth:`device_tensors` is not available for this system (one sentence)."""
-        if self.link == "analog":
-            return (
-                "analog link: the device sends complex channel symbols, not an exportable "
-                "network + payload"
-            )
-        if self.link == "none":
-            return "nothing crosses the link (the whole model runs on one side)"
-        return "its device side is not split into device_tensors + pack_payloads"
+        return self.transport.export_refusal(self)
 
     def require_tensors(self, tensors: dict[str, torch.Tensor], names: Sequence[str]) -> None:
         """Raise ``ValueError`` unless ``tensors`` (given to :meth:`pack_payloads`) holds every
@@ -237,19 +318,6 @@ class SplitSystem(nn.Module, ABC):
         """Complex channel symbols per sample of an analog link (``None`` for other links)."""
         return None
 
-    @torch.no_grad()
-    def transmit(
-        self,
-        x: torch.Tensor,
-        snr_db: torch.Tensor,
-        channel: nn.Module,
-        generator: torch.Generator | None = None,
-    ) -> Any:
-        """Analog link end to end: :meth:`analog_encode` → ``channel(symbols, snr_db)`` →
-        :meth:`analog_decode`. ``channel`` is a module of :mod:`semcom.channels`."""
-        symbols = self.analog_encode(x, snr_db)
-        return self.analog_decode(channel(symbols, snr_db, generator=generator), snr_db)
-
     def estimate_payload_bits(self, x: torch.Tensor) -> torch.Tensor | None:
         """Model estimate of the payload *body* bits per sample ``[B]`` (−log2 likelihood of the
         symbols actually sent), or ``None`` for systems without an entropy model."""
@@ -274,8 +342,9 @@ class SplitSystem(nn.Module, ABC):
         """Number of float32 elements of one sample at the split (for the compression ratio)."""
 
     def ctx_input_elements(self) -> int:
-        """Elements of one input sample (``C·H·W``), the source size for bandwidth ratios."""
-        return self.ctx.in_channels * self.ctx.image_size[0] * self.ctx.image_size[1]
+        """Elements of one input sample (``C·H·W`` or ``C·T·H·W``), the source size for
+        bandwidth ratios."""
+        return math.prod(self.ctx.input_shape)
 
     def describe(self) -> dict[str, Any]:
         """Parameters recorded next to each result (e.g. ``k``, ``bits``, ``lambda``)."""

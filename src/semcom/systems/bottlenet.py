@@ -35,12 +35,13 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from semcom.backbones import build_backbone
 from semcom.channels import snr_db_to_n0
-from semcom.coding import Payload, PayloadError
+from semcom.coding import Payload, PayloadError, PayloadLayout
 from semcom.nn.jscc import JSCCLink
-from semcom.systems.base import BuildContext, SplitSystem, SystemOutput, SystemParams
+from semcom.systems.backbone_split import BackboneSplitSystem
+from semcom.systems.base import BuildContext, SystemOutput, SystemParams
 from semcom.systems.registry import SystemConfigError, register_system
+from semcom.transports import AnalogTransport, PayloadTransport, Transport
 
 
 class BottleNetParams(SystemParams):
@@ -72,20 +73,24 @@ def _sigma_to_snr_db(sigma: torch.Tensor) -> torch.Tensor:
 
 
 @register_system("bottlenet++")
-class BottleNetPP(SplitSystem):
+class BottleNetPP(BackboneSplitSystem):
     """See the module docstring. Input ``[B, C, H, W]`` in ``[0, 1]`` → logits ``[B, K]``."""
 
     Params = BottleNetParams
     params: BottleNetParams
+    transport_kinds = ("analog", "digital")
+    contract_params = (
+        {"channel": "awgn", "hidden": 2, "stride": 2},
+        {"channel": "erasure", "hidden": 1, "stride": 2},
+    )
 
     def __init__(self, params: BottleNetParams, ctx: BuildContext) -> None:
         super().__init__(params, ctx)
-        self.link = "analog" if params.channel == "awgn" else "digital"  # type: ignore[misc]
-        backbone = build_backbone(ctx.backbone, ctx.in_channels, ctx.num_classes)
-        self.head, self.tail = backbone.split(ctx.split_after)
-        shape = backbone.feature_shape(ctx.split_after, (ctx.in_channels, *ctx.image_size))
-        self.feature_shape = shape
-        width, h, w = shape
+        if len(self.feature_shape) != 3:
+            raise SystemConfigError(
+                f"bottlenet++ needs a [C, H, W] feature at the split, got {list(self.feature_shape)}"
+            )
+        width, h, w = self.feature_shape
         s, c = params.stride, params.hidden
         if h % s or w % s:
             raise SystemConfigError(
@@ -108,23 +113,19 @@ class BottleNetPP(SplitSystem):
         #: the analog link of ``awgn`` mode (the shared deep-JSCC machinery; no parameters)
         self.jscc = JSCCLink("awgn")
 
+    def make_transport(self) -> Transport:
+        """``awgn``: analog symbols; ``erasure``: 8-bit symbols as payload bytes."""
+        return AnalogTransport() if self.params.channel == "awgn" else PayloadTransport()
+
     # --- structure -----------------------------------------------------------------------------
-    def roles(self) -> dict[str, nn.Module]:
-        return {
-            "head": self.head,
-            "encoder": self.encoder,
-            "decoder": self.decoder,
-            "tail": self.tail,
-        }
+    def coder_roles(self) -> dict[str, nn.Module]:
+        return {"encoder": self.encoder, "decoder": self.decoder}
 
     def device_modules(self) -> list[nn.Module]:
         return [self.head, self.encoder]
 
     def edge_modules(self) -> list[nn.Module]:
         return [self.decoder, self.tail]
-
-    def split_elements(self) -> int:
-        return math.prod(self.feature_shape)
 
     def code_shape(self) -> tuple[int, int, int]:
         """``(hidden, H / stride, W / stride)``: the reals (or 8-bit symbols) of one sample."""
@@ -152,14 +153,10 @@ class BottleNetPP(SplitSystem):
         return snr_db_to_n0(snr_db).sqrt()
 
     # --- training graph ------------------------------------------------------------------------
-    def forward(
-        self, x: torch.Tensor, snr_db: torch.Tensor | None = None, path: str = "full"
+    def split_forward(
+        self, feature: torch.Tensor, snr_db: torch.Tensor | None, path: str
     ) -> SystemOutput:
-        self.check_path(path)
-        feature = self.head(x)
-        if path == "bypass":
-            return SystemOutput(self.tail(feature))
-        b = len(x)
+        b = len(feature)
         if self.params.channel == "awgn":
             if snr_db is not None:
                 sigma = self._sigma(torch.as_tensor(snr_db, dtype=torch.float32).expand(b))
@@ -209,9 +206,12 @@ class BottleNetPP(SplitSystem):
         shape = (self.code_shape(),)
         return [Payload(self.name, shape, {"b": 8}, (s.tobytes(),)) for s in symbols]
 
-    def check_payload(self, payload: Payload) -> None:
-        """Raise :class:`PayloadError` unless ``payload`` is one this model can decode."""
-        self.check_payload_layout(payload, (self.code_shape(),), 1)
+    def payload_layout(self) -> PayloadLayout:
+        if self.params.channel != "erasure":
+            return super().payload_layout()
+        return PayloadLayout(self.name, (self.code_shape(),), 1, {"b": 8}, {"b": "symbol bits"})
+
+    def check_payload_body(self, payload: Payload) -> None:
         if len(payload.chunks[0]) != math.prod(self.code_shape()):
             raise PayloadError(
                 f"expected one chunk of {math.prod(self.code_shape())} bytes (8-bit symbols)"

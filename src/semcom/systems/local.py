@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 
-import torch
 from torch import nn
 
-from semcom.backbones import build_backbone
-from semcom.systems.base import BuildContext, SplitSystem, SystemOutput, SystemParams
+from semcom.systems.backbone_split import BackboneSplitSystem
+from semcom.systems.base import SystemParams
 from semcom.systems.registry import register_system
+from semcom.transports import NoTransport, Transport
 
 
 class LocalParams(SystemParams):
@@ -21,19 +21,14 @@ class LocalParams(SystemParams):
 
 
 @register_system("local")
-class LocalInference(SplitSystem):
+class LocalInference(BackboneSplitSystem):
     """Backbone head and tail both on the device; ``[B, C, H, W] → [B, K]``."""
 
-    link = "none"
     Params = LocalParams
+    transport_kinds = ("none",)
 
-    def __init__(self, params: LocalParams, ctx: BuildContext) -> None:
-        super().__init__(params, ctx)
-        backbone = build_backbone(ctx.backbone, ctx.in_channels, ctx.num_classes)
-        self.head, self.tail = backbone.split(ctx.split_after)
-
-    def roles(self) -> dict[str, nn.Module]:
-        return {"head": self.head, "tail": self.tail}
+    def make_transport(self) -> Transport:
+        return NoTransport()
 
     def device_modules(self) -> list[nn.Module]:
         return [self.head, self.tail]
@@ -42,9 +37,5 @@ class LocalInference(SplitSystem):
         return []
 
     def split_elements(self) -> int:
-        return self.ctx.in_channels * math.prod(self.ctx.image_size)
-
-    def forward(
-        self, x: torch.Tensor, snr_db: torch.Tensor | None = None, path: str = "full"
-    ) -> SystemOutput:
-        return SystemOutput(self.tail(self.head(x)))
+        """Nothing is split: the input's element count."""
+        return math.prod(self.ctx.input_shape)

@@ -43,17 +43,21 @@ from typing import Any, Literal
 import torch
 from pydantic import Field, ValidationInfo, field_validator
 from torch import nn
-from torch.nn import functional as F
 
 from semcom.backbones import build_backbone
 from semcom.channels import as_per_sample_snr
+from semcom.data.info import TaskSpec
 from semcom.nn.jscc import JSCCLink
 from semcom.nn.unet import UNetCodec, UNetDecoder, UNetEncoder, UNetLayout
 from semcom.systems.base import BuildContext, SplitSystem, SystemOutput, SystemParams
 from semcom.systems.registry import SystemConfigError, register_system
+from semcom.tasks import Task, build_task
+from semcom.transports import AnalogTransport, Transport
 
-#: mask value left out of the segmentation loss.
-IGNORE_INDEX = 255
+
+#: what the UNet decoder outputs for each ``task`` parameter: the image (then classified) or the
+#: per-pixel logits themselves.
+DECODER_OUTPUT = {"classification": "image", "segmentation": "logits"}
 
 
 class LSSCParams(SystemParams):
@@ -141,15 +145,27 @@ class LSSC(SplitSystem):
     """See the module docstring. Input ``[B, C, H, W]`` in ``[0, 1]`` → logits ``[B, K]``
     (classification) or ``[B, K, H, W]`` (segmentation)."""
 
-    link = "analog"
     Params = LSSCParams
     params: LSSCParams
+    transport_kinds = ("analog",)
+    contract_params = (
+        {"depth": 2, "cbr": 0.25, "width": 4},
+        {"depth": 1, "cbam": False, "cbr": 0.25, "width": 4, "skips": "transmitted"},
+        {"depth": 2, "cbr": 0.25, "width": 4, "task": "segmentation"},
+    )
+
+    def make_task(self) -> Task:
+        """``task: classification`` (image + classifier) or ``segmentation`` (per-pixel logits
+        from the decoder, mask value 255 ignored)."""
+        return build_task(TaskSpec(self.params.task, self.ctx.num_classes))
+
+    def make_transport(self) -> Transport:
+        return AnalogTransport()
 
     def __init__(self, params: LSSCParams, ctx: BuildContext) -> None:
         super().__init__(params, ctx)
-        segmentation = params.task == "segmentation"
-        if segmentation:
-            self.task = "segmentation"  # type: ignore[misc]
+        decoder_output = DECODER_OUTPUT[params.task]
+        segmentation = decoder_output == "logits"
         try:
             #: the UNet codec: encoder (device), JSCC link over ``train_channel``, decoder (edge).
             self.codec = UNetCodec(
@@ -164,7 +180,7 @@ class LSSC(SplitSystem):
                 skip_channels=params.skip_channels,
                 cbr=params.cbr,
                 snr_adaptive=params.snr_adaptive,
-                output="logits" if segmentation else "image",
+                output=decoder_output,
                 channel=params.train_channel,
             )
         except ValueError as exc:
@@ -300,13 +316,6 @@ class LSSC(SplitSystem):
         if self.classifier is None:
             return SystemOutput(decoded)
         return SystemOutput(self.classifier(decoded), extras={"feature": x, "feature_hat": decoded})
-
-    def task_loss(self, output: Any, targets: Any) -> torch.Tensor:
-        """Classification: cross-entropy of logits ``[B, K]`` vs labels ``[B]``; segmentation:
-        per-pixel cross-entropy of logits ``[B, K, H, W]`` vs masks ``[B, H, W]`` (255 ignored)."""
-        if self.classifier is None:
-            return F.cross_entropy(output, targets.long(), ignore_index=IGNORE_INDEX)
-        return F.cross_entropy(output, targets)
 
     # --- the real thing: analog ----------------------------------------------------------------
     @torch.no_grad()

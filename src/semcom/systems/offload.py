@@ -18,7 +18,7 @@ from typing import ClassVar
 import torch
 from pydantic import Field
 
-from semcom.coding import Payload, PayloadError, decode_image, encode_image
+from semcom.coding import Payload, PayloadError, PayloadLayout, decode_image, encode_image
 from semcom.coding.image_codecs import ImageCodecError, float_to_uint8
 from semcom.systems.base import SystemParams
 from semcom.systems.edge_model import WholeModelAtEdge
@@ -79,9 +79,10 @@ class _Offload(WholeModelAtEdge):
             for img in pixels
         ]
 
-    def check_payload(self, payload: Payload) -> None:
-        """Raise :class:`PayloadError` unless ``payload`` is one this model can decode."""
-        self.check_payload_layout(payload, (self.image_shape,), 1)
+    def payload_layout(self) -> PayloadLayout:
+        quality = self._quality()
+        params = {"q": quality} if quality is not None else {}
+        return PayloadLayout(self.name, (self.image_shape,), 1, params, {"q": "codec quality"})
 
     @torch.no_grad()
     def edge_decode(self, payloads: Sequence[Payload]) -> torch.Tensor:

@@ -9,16 +9,15 @@ BottleNet++ replaces with a channel-aware analog code; alone it shows the full d
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from pydantic import Field
 from torch import nn
 
-from semcom.backbones import build_backbone
-from semcom.coding import FactorizedEntropyModel, Payload, PayloadError, UniformQuantizer
-from semcom.systems.base import BuildContext, SplitSystem, SystemOutput, SystemParams
+from semcom.coding import FactorizedEntropyModel, Payload, PayloadLayout, UniformQuantizer
+from semcom.systems.backbone_split import BackboneSplitSystem
+from semcom.systems.base import BuildContext, SystemOutput, SystemParams
 from semcom.systems.registry import register_system
 
 
@@ -33,20 +32,16 @@ class QuantizedSplitParams(SystemParams):
 
 
 @register_system("quantized-split")
-class QuantizedSplit(SplitSystem):
+class QuantizedSplit(BackboneSplitSystem):
     """See the module docstring. Input ``[B, C, H, W]`` in ``[0, 1]`` → logits ``[B, K]``."""
 
     Params = QuantizedSplitParams
     has_rate = True
     params: QuantizedSplitParams
+    contract_params = ({"channels": 4, "bits": 2}, {"channels": 2, "bits": 8})
 
     def __init__(self, params: QuantizedSplitParams, ctx: BuildContext) -> None:
         super().__init__(params, ctx)
-        backbone = build_backbone(ctx.backbone, ctx.in_channels, ctx.num_classes)
-        self.head, self.tail = backbone.split(ctx.split_after)
-        self.feature_shape = backbone.feature_shape(
-            ctx.split_after, (ctx.in_channels, *ctx.image_size)
-        )
         width = self.feature_shape[0]
         c = params.channels
         self.encoder = nn.Sequential(nn.Conv2d(width, c, 1), nn.BatchNorm2d(c), nn.Sigmoid())
@@ -56,14 +51,8 @@ class QuantizedSplit(SplitSystem):
             nn.Conv2d(c, width, 1), nn.BatchNorm2d(width), nn.ReLU(inplace=True)
         )
 
-    def roles(self) -> dict[str, nn.Module]:
-        return {
-            "head": self.head,
-            "encoder": self.encoder,
-            "entropy": self.entropy,
-            "decoder": self.decoder,
-            "tail": self.tail,
-        }
+    def coder_roles(self) -> dict[str, nn.Module]:
+        return {"encoder": self.encoder, "entropy": self.entropy, "decoder": self.decoder}
 
     def device_modules(self) -> list[nn.Module]:
         return [self.head, self.encoder]
@@ -71,20 +60,13 @@ class QuantizedSplit(SplitSystem):
     def edge_modules(self) -> list[nn.Module]:
         return [self.decoder, self.tail]
 
-    def split_elements(self) -> int:
-        return math.prod(self.feature_shape)
-
     def code_shape(self) -> tuple[int, int, int]:
         """Shape ``(channels, H, W)`` of the quantised symbols of one sample."""
         return (self.params.channels, *self.feature_shape[1:])  # type: ignore[return-value]
 
-    def forward(
-        self, x: torch.Tensor, snr_db: torch.Tensor | None = None, path: str = "full"
+    def split_forward(
+        self, feature: torch.Tensor, snr_db: torch.Tensor | None, path: str
     ) -> SystemOutput:
-        feature = self.head(x)
-        self.check_path(path)
-        if path == "bypass":
-            return SystemOutput(self.tail(feature))
         z = self.encoder(feature)
         u_noisy = self.quantizer(z, mode="noise")
         u_hard = self.quantizer(z, mode="ste")
@@ -131,13 +113,10 @@ class QuantizedSplit(SplitSystem):
         u = self.quantizer(self.encoder(self.head(x)), mode="round")
         return self.entropy.estimate_bits(u)
 
-    def check_payload(self, payload: Payload) -> None:
-        """Raise :class:`PayloadError` unless ``payload`` is one this model can decode."""
-        self.check_payload_layout(payload, (self.code_shape(),), 1)
-        if payload.params.get("b") != self.params.bits:
-            raise PayloadError(
-                f"payload quantiser bits {payload.params.get('b')} != model's {self.params.bits}"
-            )
+    def payload_layout(self) -> PayloadLayout:
+        return PayloadLayout(
+            self.name, (self.code_shape(),), 1, {"b": self.params.bits}, {"b": "quantiser bits"}
+        )
 
     @torch.no_grad()
     def edge_decode(self, payloads: Sequence[Payload]) -> torch.Tensor:

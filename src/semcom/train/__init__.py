@@ -7,7 +7,6 @@ from semcom.train.snr_sampling import sample_snr_db
 from semcom.train.trainer import (
     Phase,
     PhaseResult,
-    fetch_batch,
     frozen_teacher,
     phase_from_config,
     train_phase,
@@ -16,7 +15,6 @@ from semcom.train.trainer import (
 __all__ = [
     "Phase",
     "PhaseResult",
-    "fetch_batch",
     "frozen_teacher",
     "load_progress",
     "load_weights",

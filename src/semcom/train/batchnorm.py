@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from semcom.data.batch import fetch_batch
 from semcom.systems import SplitSystem
 
 
@@ -35,8 +36,6 @@ def recalibrate_batchnorm(
     The forward runs the phase's ``path`` with those layers in train mode and everything else in
     eval mode. Returns the number of layers recalibrated (0 if there is nothing to do).
     """
-    from semcom.train.trainer import fetch_batch  # local: trainer imports this module
-
     available = system.roles()
     chosen = available if roles == "all" else {r: available[r] for r in roles if r in available}
     layers = [

@@ -9,9 +9,9 @@ Terms (weights come from the stage config):
 * ``feature`` — MSE between the edge's reconstruction of the split feature and the feature itself
   (the target is detached: the decoder learns to match the head, not the other way round).
 * ``distill`` — knowledge distillation: ``T^2 · KL(softmax(teacher/T) ‖ softmax(student/T))``
-  with ``T = DISTILL_TEMPERATURE``, where the teacher logits are the unsplit network's (the
-  trainer runs a frozen copy of the system's ``bypass`` path, taken at the start of the stage).
-  Classification only.
+  with ``T = DISTILL_TEMPERATURE`` over the class dimension, where the teacher logits are the
+  unsplit network's (the trainer runs a frozen copy of the system's ``bypass`` path); per-pixel
+  logits are distilled pixel by pixel.
 """
 
 from __future__ import annotations
@@ -31,13 +31,15 @@ DISTILL_TEMPERATURE = 2.0
 def distillation_loss(
     student: torch.Tensor, teacher: torch.Tensor, temperature: float = DISTILL_TEMPERATURE
 ) -> torch.Tensor:
-    """``T^2 · KL(softmax(teacher/T) ‖ softmax(student/T))`` averaged over the batch; logits
-    ``[B, K]``. Zero when the student's logits equal the teacher's."""
+    """``T^2 · KL(softmax(teacher/T) ‖ softmax(student/T))`` over the class dimension (dim 1),
+    averaged over the batch and any further positions: logits ``[B, K]`` or per-pixel
+    ``[B, K, H, W]`` (``[B, K, ...]``). Zero when the student's logits equal the teacher's."""
     t = temperature
     log_p_student = F.log_softmax(student / t, dim=1)
     log_p_teacher = F.log_softmax(teacher.detach() / t, dim=1)
-    kl = F.kl_div(log_p_student, log_p_teacher, log_target=True, reduction="batchmean")
-    return kl * t * t
+    kl = F.kl_div(log_p_student, log_p_teacher, log_target=True, reduction="sum")
+    positions = student.numel() // student.shape[1]  # B for [B, K]: the batch mean
+    return kl / positions * t * t
 
 
 def stage_loss(

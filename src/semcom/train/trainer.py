@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from semcom.data.batch import fetch_batch
 from semcom.systems import SplitSystem, apply_train_mode, set_trainable
 from semcom.train import distributed
 from semcom.train.batchnorm import recalibrate_batchnorm
@@ -47,12 +48,16 @@ class Phase:
     #: batches over which batch-norm statistics are re-estimated after the phase (0: off).
     bn_batches: int = 20
     snr_db: tuple[float, float] | None = None
+    #: weights of a multi-task system's sub-task losses inside its ``task`` term (default 1).
+    task_weights: dict[str, float] | None = None
 
 
 @dataclass
 class PhaseResult:
-    """What a phase did: steps run, whether it was loaded from a finished checkpoint, and the
-    running means of its loss terms and training accuracy over its last epoch."""
+    """What a phase did: steps run, whether it was loaded from a finished checkpoint, the running
+    means of its loss terms over its last epoch, and the task's metrics over the training batches
+    of that epoch (``train_metrics``, by name; ``train_accuracy`` is their ``accuracy``, the
+    fraction of training samples classified right, when the task has one)."""
 
     name: str
     steps: int
@@ -60,21 +65,10 @@ class PhaseResult:
     resumed_from_step: int = 0
     terms: dict[str, float] = field(default_factory=dict)
     train_accuracy: float | None = None
+    train_metrics: dict[str, float | None] = field(default_factory=dict)
 
 
 ProgressCallback = Callable[[int, int, dict[str, float]], None]
-
-
-def fetch_batch(dataset: Dataset, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images ``[B, C, H, W]`` float in ``[0, 1]`` and labels ``[B]`` for the given indices.
-
-    Uses the in-memory fast path (``dataset.batch(index)``) when the data set offers one.
-    """
-    fast = getattr(dataset, "batch", None)
-    if callable(fast):
-        return fast(index)
-    items = [dataset[int(i)] for i in index]
-    return torch.stack([x for x, _ in items]), torch.as_tensor([int(y) for _, y in items])
 
 
 def _epoch_order(n: int, seed: int, name: str, epoch: int) -> torch.Tensor:
@@ -113,10 +107,10 @@ def frozen_teacher(system: SplitSystem) -> SplitSystem:
     teacher logits. Take it right after the backbone weights are loaded, before any stage: later
     stages may retrain the tail under another path (AECNN's ``attention`` stage does), after
     which the system's own ``bypass`` path is no longer the unsplit network."""
-    if system.task != "classification" or "bypass" not in system.paths:
+    if "bypass" not in system.paths:
         raise ValueError(
-            f"a 'distill' loss needs a classification system with a 'bypass' path; "
-            f"{system.name!r} has task {system.task!r} and paths {system.paths}"
+            f"a 'distill' loss needs a system with a 'bypass' path; {system.name!r} has paths "
+            f"{system.paths}"
         )
     teacher = copy.deepcopy(system).eval()
     for p in teacher.parameters():
@@ -204,7 +198,8 @@ def train_phase(
 
     apply_train_mode(system, phase.trainable)
     sums: dict[str, float] = {}
-    count = correct = seen = 0
+    count = 0
+    progress = system.task.evaluator() if system.task.tracks_training else None
     order: torch.Tensor | None = None
     order_epoch = -1
     step = start
@@ -231,20 +226,27 @@ def train_phase(
             epoch, within = divmod(step, steps_per_epoch)
             if epoch != order_epoch:
                 order, order_epoch = _epoch_order(n, seed, phase.name, epoch), epoch
-                sums, count, correct, seen = {}, 0, 0, 0
+                sums, count = {}, 0
+                if progress is not None:
+                    progress.reset()
             assert order is not None
             index = order[within * local_batch : (within + 1) * local_batch]
             x, y = fetch_batch(dataset, index)
             snr = sample_snr_db(len(x), phase.snr_db)
             for group in optimizer.param_groups:
                 group["lr"] = phase.lr * _lr_factor(phase.schedule, step, total_steps)
-            out = model(x, snr, phase.path)
+            out = model(x, snr, phase.path, **({"targets": y} if system.wants_targets else {}))
             teacher_logits = None
             if teacher is not None:
                 with torch.no_grad():
                     teacher_logits = teacher(x, snr, "bypass").output
             loss, terms = stage_loss(
-                out, y, weights, pixels, system.task_loss, teacher_output=teacher_logits
+                out,
+                y,
+                weights,
+                pixels,
+                lambda o, t: system.task_loss(o, t, phase.task_weights),
+                teacher_output=teacher_logits,
             )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -252,9 +254,9 @@ def train_phase(
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v
             count += 1
-            if system.task == "classification":
-                correct += int((out.output.argmax(1) == y).sum())
-                seen += len(y)
+            if progress is not None:
+                with torch.no_grad():
+                    progress.update(out.output, y)
             if on_step is not None:
                 on_step(step + 1, total_steps, terms)
             if save_every and (step + 1) % save_every == 0 and step + 1 < total_steps:
@@ -277,13 +279,19 @@ def train_phase(
         save_weights(system, final)
         progress_path.unlink(missing_ok=True)
     distributed.barrier()
+    train_metrics = progress.compute() if progress is not None and progress.count else {}
+    train_accuracy = None
+    if "accuracy" in train_metrics and progress is not None:
+        scores = progress.sample_scores()  # exact fraction right (the metric is a float32 mean)
+        train_accuracy = float(scores.double().mean()) if scores is not None else None
     return PhaseResult(
         phase.name,
         steps=total_steps - start,
         skipped=False,
         resumed_from_step=start,
         terms={k: v / max(count, 1) for k, v in sums.items()},
-        train_accuracy=correct / seen if seen else None,
+        train_accuracy=train_accuracy,
+        train_metrics=train_metrics,
     )
 
 

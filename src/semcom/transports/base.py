@@ -1,0 +1,202 @@
+"""What crosses the link, as an object that owns its measurement.
+
+A system declares its :class:`Transport` (``system.transport``): payload bytes
+(:class:`~semcom.transports.payload.PayloadTransport`), analog complex symbols
+(:class:`~semcom.transports.analog.AnalogTransport`), a simulated digital PHY
+(:class:`~semcom.transports.phy.PHYTransport`) or nothing
+(:class:`~semcom.transports.none.NoTransport`). The transport — not the evaluation loop, the
+experiment or the server — knows
+
+* how to run the system's real path over a test set and score it with the task's evaluator
+  (:meth:`Transport.measure`, per SNR when the output depends on the channel), and how to time it
+  (:meth:`Transport.time`);
+* the rate and ratio fields of a record (:meth:`Transport.ratio_fields`) and what a sample costs
+  on the link (:meth:`Transport.link_load`: units sent and their rate);
+* the link statistics it measured (:attr:`Measurement.link_stats_by_snr`);
+* whether the runtime can serve or export the system (:meth:`Transport.serve_refusal`,
+  :meth:`Transport.export_refusal`).
+
+The systems stay duck-type free: a transport calls only the methods its protocol names
+(``device_encode`` / ``edge_decode``, ``analog_encode`` / ``analog_decode``, ``phy_transmit``,
+``infer_local``).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from semcom.data.batch import fetch_batch, move_to
+from semcom.latency.flops import count_flops, count_params, param_bytes
+from semcom.tasks import Evaluator
+
+
+@dataclass(frozen=True)
+class MeasurePlan:
+    """How to measure: the evaluation channel (``{"name": ..., **params}``), the SNRs (dB),
+    the seed of the per-SNR noise, the batch size, how many samples to time one by one, and the
+    torch device the networks run on (payload coding stays on the CPU)."""
+
+    channel: dict[str, Any] | None = None
+    snr_db: tuple[float, ...] = ()
+    seed: int = 0
+    batch_size: int = 256
+    timing_samples: int = 32
+    device: torch.device | str | None = None
+
+
+@dataclass
+class Measurement:
+    """What running a system's real path over ``N`` test samples gave.
+
+    Attributes:
+        evaluators: the task's evaluator per evaluation SNR (dB), or one under key ``None`` when
+            the output does not depend on the channel; each keeps its per-sample state, so
+            metrics can be recomputed for the samples that met a deadline.
+        payload_bits: float64 ``[N]``, real payload size, header included (0 when nothing is
+            sent as bytes).
+        estimated_bits: float64 ``[N]``, the entropy model's estimate of the body, or ``None``.
+        header_bits: bits of the payload header (``None`` when nothing is sent as bytes).
+        channel_uses: complex channel symbols per sample (symbol transports), else ``None``.
+        link_stats_by_snr: what a simulated link did, per SNR (``None`` for other transports).
+        measured_s: median wall time per sample of the device and edge paths here, seconds.
+    """
+
+    evaluators: dict[float | None, Evaluator]
+    payload_bits: torch.Tensor
+    estimated_bits: torch.Tensor | None
+    header_bits: float | None
+    device_flops: int
+    edge_flops: int
+    device_params: int
+    edge_params: int
+    device_param_bytes: int
+    channel_uses: int | None = None
+    link_stats_by_snr: dict[float, dict[str, Any]] | None = None
+    measured_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def samples(self) -> int:
+        return len(self.payload_bits)
+
+    def evaluator_at(self, snr_db: float) -> Evaluator:
+        """The evaluator of ``snr_db`` (the SNR-independent one for channel-free outputs)."""
+        if None in self.evaluators:
+            return self.evaluators[None]
+        return self.evaluators[float(snr_db)]
+
+    @property
+    def accuracy(self) -> float | None:
+        """Mean per-sample score of the first evaluation (``None`` for set-level tasks)."""
+        scores = next(iter(self.evaluators.values())).sample_scores()
+        return float(scores.float().mean()) if scores is not None and len(scores) else None
+
+
+def snr_generator(seed: int, snr_db: float) -> torch.Generator:
+    """The noise generator of one evaluation SNR (seeded by the run's seed and the SNR)."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + round(1000 * snr_db) % 2**31)
+
+
+def flops_of(fn: Any, *args: Any) -> tuple[int, Any]:
+    """FLOPs of one call and its result (``torch.utils.flop_counter``; 2 FLOPs per MAC)."""
+    result: list[Any] = []
+    flops = count_flops(lambda *a: result.append(fn(*a)), *args)
+    return flops, result[0]
+
+
+def module_costs(system: Any) -> dict[str, int]:
+    """Parameters of the device and edge modules, and the device's parameter + buffer bytes."""
+    device: list[nn.Module] = system.device_modules()
+    edge: list[nn.Module] = system.edge_modules()
+    return {
+        "device_params": count_params(device),
+        "edge_params": count_params(edge),
+        "device_param_bytes": param_bytes(device),
+    }
+
+
+def median_times(device_t: list[float], edge_t: list[float]) -> dict[str, float]:
+    """``{"device", "edge"}`` medians (seconds) of per-sample wall times; ``{}`` if none."""
+    if not device_t:
+        return {}
+    return {
+        "device": float(torch.tensor(device_t).median()),
+        "edge": float(torch.tensor(edge_t).median()),
+    }
+
+
+def batches(test_set: Dataset, batch_size: int, device: Any = None) -> Any:
+    """``(inputs, targets)`` of ``test_set`` in order, ``batch_size`` at a time, on ``device``."""
+    n = len(test_set)  # type: ignore[arg-type]
+    for start in range(0, n, batch_size):
+        x, y = fetch_batch(test_set, torch.arange(start, min(start + batch_size, n)))
+        yield move_to(x, device), y
+
+
+def first_input(test_set: Dataset, device: Any = None) -> torch.Tensor:
+    """The first test input as a batch of one ``[1, ...]`` (for FLOP counting)."""
+    x, _ = fetch_batch(test_set, torch.arange(1))
+    return move_to(x, device)
+
+
+class Transport(ABC):
+    """What crosses the link (module docstring)."""
+
+    #: short name in records, tables and ``/v1/models``: ``digital``, ``analog``, ``phy``, ``none``.
+    kind: ClassVar[str] = ""
+    #: the output depends on the channel: measure on every evaluation channel at every SNR.
+    depends_on_channel: ClassVar[bool] = False
+    #: records carry the evaluation channel (``False``: one set of records, ``channel: none``).
+    uses_channel: ClassVar[bool] = True
+    #: per-sample fading gains decide the transfer time (rate ``B log2(1 + SNR |h|^2)``).
+    uses_link_gains: ClassVar[bool] = False
+
+    @abstractmethod
+    def measure(self, system: Any, test_set: Dataset, plan: MeasurePlan) -> Measurement:
+        """Run ``system``'s real path over ``test_set`` and score it with its task."""
+
+    @abstractmethod
+    def time(self, system: Any, test_set: Dataset, samples: int, device: Any = None) -> dict[str, float]:
+        """Median wall time per sample (batch of one) of the device and edge paths, seconds."""
+
+    @abstractmethod
+    def ratio_fields(self, system: Any, m: Measurement) -> dict[str, Any]:
+        """Payload size and compression fields of a record (DESIGN.md: say which ratio)."""
+
+    @abstractmethod
+    def link_load(
+        self, m: Measurement, gains: torch.Tensor, snr_db: float, bandwidth_hz: float
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+        """Per-sample units sent ``[N]``, their rate ``[N]`` (units/s) and the record's ``link``
+        fields, at ``snr_db`` with per-sample power gains ``gains`` ``[N]``."""
+
+    def serve_refusal(self, system: Any) -> str | None:
+        """Why the edge server cannot serve ``system`` over HTTP (``None``: it can)."""
+        return f"its {self.kind} link sends no payload bytes"
+
+    def export_refusal(self, system: Any) -> str:
+        """Why the device part cannot be exported as ONNX + payload packing (one sentence)."""
+        return f"its {self.kind} link sends no payload bytes"
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def finite_mean(rate: torch.Tensor) -> float | None:
+    """Mean of the finite entries, or ``None`` when there are none."""
+    finite = rate[torch.isfinite(rate)]
+    return float(finite.mean()) if len(finite) else None
+
+
+def nothing_sent(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Units ``0`` at rate ``inf`` for ``n`` samples."""
+    return torch.zeros(n, dtype=torch.float64), torch.full((n,), math.inf, dtype=torch.float64)
