@@ -37,10 +37,11 @@ from semcom.data import build_dataset, take_first  # noqa: E402
 from semcom.pretrained import resolve_weights  # noqa: E402
 from semcom.runtime.onnx_device import OnnxDevice, load_onnx_device  # noqa: E402
 from semcom.runtime.onnx_export import export_device  # noqa: E402
-from semcom.runtime.store import StoredSystem  # noqa: E402
+from semcom.storage.store import StoredSystem  # noqa: E402
 from semcom.systems import BuildContext, build_system  # noqa: E402
 from semcom.data import fetch_batch  # noqa: E402
-from semcom.train import Phase, load_weights, train_phase  # noqa: E402
+from semcom.storage.checkpoint import load_weights  # noqa: E402
+from semcom.train import Phase, train_phase  # noqa: E402
 
 VARIANTS = [
     {"k": 2, "bits": 2},

@@ -58,7 +58,7 @@ from common import RESULTS_DIR, format_value, report  # noqa: E402
 from semcom.latency import latency  # noqa: E402
 from semcom.runtime.client import EdgeClient, TorchDevice, infer_one  # noqa: E402
 from semcom.runtime.link_emulator import LinkEmulator  # noqa: E402
-from semcom.runtime.store import load_run, save_system  # noqa: E402
+from semcom.storage.store import load_run, save_system  # noqa: E402
 from semcom.systems import BuildContext, build_system  # noqa: E402
 
 CTX = BuildContext(10, (1, 28, 28), "resnet-small", "layer2", "fashion-mnist")

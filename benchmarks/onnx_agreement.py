@@ -29,7 +29,7 @@ from common import report  # noqa: E402
 from semcom.data import build_dataset, take_first  # noqa: E402
 from semcom.runtime.onnx_device import load_onnx_device  # noqa: E402
 from semcom.runtime.onnx_export import export_device, verify_device  # noqa: E402
-from semcom.runtime.store import StoredSystem  # noqa: E402
+from semcom.storage.store import StoredSystem  # noqa: E402
 from semcom.systems import BuildContext  # noqa: E402
 from semcom.data import fetch_batch  # noqa: E402
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from semcom.config import expand_system, load_yaml, resolve
-from semcom.experiment import _check_stages, _stage_for
+from semcom.train import check_stages, stage_for
 from semcom.systems import BuildContext, build_system
 
 #: (classes, channels, (H, W)) of the data sets the shipped configs use.
@@ -38,7 +38,7 @@ def test_shipped_config_builds_every_variant(path: Path) -> None:
     systems = [build_system(v["name"], {k: x for k, x in v.items() if k != "name"}, ctx)
                for v in variants]  # fmt: skip
     assert systems
-    _check_stages(cfg, systems)
+    check_stages(cfg.train.stages, systems)
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
@@ -57,5 +57,5 @@ def test_every_learned_part_is_trained_by_some_stage(path: Path) -> None:
         learned = set(system.roles()) - {"head", "tail"}
         if not learned:
             continue
-        trained = [s.name for s in cfg.train.stages if _stage_for(s, system) is not None]
+        trained = [s.name for s in cfg.train.stages if stage_for(s, system) is not None]
         assert trained, f"{path.name}: {variant} has learned parts {sorted(learned)}, untrained"

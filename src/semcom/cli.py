@@ -174,7 +174,7 @@ def export(
         export_refusal,
         verify_export,
     )
-    from semcom.runtime.store import StoreError, load_run
+    from semcom.storage.store import StoreError, load_run
 
     try:
         stored = load_run(run_dir)
@@ -298,7 +298,7 @@ def serve(
     /v1/metrics."""
     from semcom.runtime.server import ServerConfig
     from semcom.runtime.server import serve as run_server
-    from semcom.runtime.store import StoreError
+    from semcom.storage.store import StoreError
 
     def announce(catalog) -> None:
         for m in catalog.models.values():
@@ -381,7 +381,7 @@ def infer(
         load_torch_device,
     )
     from semcom.runtime.link_emulator import LinkDropped, LinkEmulator
-    from semcom.runtime.store import StoreError
+    from semcom.storage.store import StoreError
 
     if (run_dir is None) == (onnx is None):
         _fail("give exactly one device part: --run RUN_DIR (PyTorch) or --onnx DIR (onnxruntime)")

@@ -1,8 +1,14 @@
 """Experiment configuration: YAML → validated pydantic model, with ``--set key=value`` overrides.
 
 Every section rejects unknown keys; an error names the field's dotted path, what was wrong and,
-for unknown keys, the fields that are allowed. System entries expand over their list-valued fields
-(``{name: quantized-split, channels: [4, 8], bits: [2, 4]}`` is four variants).
+for unknown keys, the fields that are allowed.
+
+**Sweeps.** A system entry expands over its list-valued fields (``{name: quantized-split,
+channels: [4, 8], bits: [2, 4]}`` is four variants). Explicitly: ``{sweep: [...]}`` sweeps a field
+over the listed values and ``{value: ...}`` gives one value as it is. A parameter whose value is
+itself a list (``lssc``'s ``train_snr_db: [5, 20]``) must use one of the explicit forms: a plain
+list there is ambiguous and refused with an error that shows both spellings
+(:func:`expand_system`).
 """
 
 from __future__ import annotations
@@ -13,9 +19,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-LOSS_TERMS = ("task", "rate", "feature", "distill")
 
 
 class ConfigError(ValueError):
@@ -38,23 +43,52 @@ class DataConfig(_Section):
 
 
 class BackboneConfig(_Section):
-    """The splittable network and where it is cut."""
+    """The splittable network, where it is cut, and the system that trains it once unsplit."""
 
     name: str = "resnet-small"
     split_after: str = "layer2"
-    weights: str | None = Field(None, description="safetensors file with pre-trained weights")
+    weights: str | None = Field(
+        None,
+        description="pre-trained weights: a file (semcom's head./tail. state, or the network's "
+        "own state dict, e.g. torchvision's .pth) or semcom:NAME for shipped weights",
+    )
+    reference: str = Field(
+        "local",
+        description="the registered system whose unsplit network train.backbone trains and "
+        "whose head/tail every variant starts from (its task must fit the data)",
+    )
 
 
 class OptimConfig(_Section):
-    """Epochs, optimiser and learning rate of one training phase."""
+    """Epochs, optimiser and learning rate of one training phase (:mod:`semcom.train.optim`)."""
 
     epochs: float = Field(1, ge=0, description="may be fractional: 0.5 = half an epoch")
     lr: float = Field(1e-3, gt=0)
-    optimizer: Literal["adam", "sgd"] = "adam"
-    weight_decay: float = Field(0.0, ge=0)
-    schedule: Literal["constant", "cosine"] = Field(
-        "constant", description="learning rate over the phase: constant, or cosine decay to 0"
+    optimizer: str | dict[str, Any] = Field(
+        "adam",
+        description="adam | sgd (momentum 0.9, Nesterov) | any torch.optim class by name, or "
+        "{name: ..., <keyword arguments>}",
     )
+    weight_decay: float = Field(0.0, ge=0)
+    schedule: str | dict[str, Any] = Field(
+        "constant",
+        description="constant | cosine (decay to 0) | any torch.optim.lr_scheduler class, as "
+        "{name: ..., interval: epoch|step, <keyword arguments>}",
+    )
+
+    @field_validator("optimizer")
+    @classmethod
+    def _known_optimizer(cls, v: str | dict[str, Any]) -> str | dict[str, Any]:
+        from semcom.train.optim import check_optimizer
+
+        return check_optimizer(v)  # type: ignore[return-value]
+
+    @field_validator("schedule")
+    @classmethod
+    def _known_schedule(cls, v: str | dict[str, Any]) -> str | dict[str, Any]:
+        from semcom.train.optim import check_schedule
+
+        return check_schedule(v)  # type: ignore[return-value]
 
 
 class StageConfig(OptimConfig):
@@ -76,23 +110,77 @@ class StageConfig(OptimConfig):
     snr_db: tuple[float, float] | None = Field(
         None, description="noise-aware training: SNR drawn per sample, uniform in [lo, hi] dB"
     )
+    task_weights: dict[str, float] | None = Field(
+        None, description="multi-task systems: weight of each sub-task's loss in the task term"
+    )
 
     @field_validator("losses")
     @classmethod
     def _known_losses(cls, v: dict[str, float]) -> dict[str, float]:
-        bad = [k for k in v if k not in LOSS_TERMS]
+        from semcom.train.losses import loss_names
+
+        bad = [k for k in v if k not in loss_names()]
         if bad:
-            raise ValueError(f"unknown loss term(s) {bad}; allowed: {', '.join(LOSS_TERMS)}")
+            raise ValueError(f"unknown loss term(s) {bad}; allowed: {', '.join(loss_names())}")
         if any(w < 0 for w in v.values()):
             raise ValueError("loss weights must be >= 0")
         return v
 
 
+class TeacherFeatureConfig(_Section):
+    """A pair of modules whose outputs ``feature_distill`` brings together."""
+
+    student: str = Field(..., description="role or dotted module path in the student system")
+    teacher: str = Field(..., description="role or dotted module path in the teacher")
+    weight: float = Field(1.0, ge=0)
+
+
+class TeacherConfig(_Section):
+    """Where the ``distill`` / ``feature_distill`` teacher comes from (:mod:`semcom.train.teacher`)."""
+
+    source: Literal["self", "backbone", "run"] = Field(
+        "self",
+        description="self: the variant's unsplit network as loaded; backbone: a backbone with "
+        "weights; run: a stored variant of another run",
+    )
+    backbone: str | None = Field(None, description="source backbone: the backbone name")
+    split_after: str | None = Field(None, description="source backbone: where it is cut")
+    weights: str | None = Field(None, description="source backbone: its weights (file)")
+    run: str | None = Field(None, description="source run: the run directory")
+    variant: str | None = Field(None, description="source run: the variant id (models/<id>)")
+    path: str = Field("bypass", description="the teacher's training graph that gives its output")
+    temperature: float = Field(2.0, gt=0, description="softening temperature of 'distill'")
+    features: list[TeacherFeatureConfig] = Field(
+        default_factory=list, description="module pairs for 'feature_distill'"
+    )
+
+    @model_validator(mode="after")
+    def _source_fields(self) -> TeacherConfig:
+        needed = {"self": (), "backbone": ("weights",), "run": ("run", "variant")}[self.source]
+        missing = [f for f in needed if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"source {self.source!r} needs {', '.join(missing)}")
+        foreign = {
+            "self": ("backbone", "split_after", "weights", "run", "variant"),
+            "backbone": ("run", "variant"),
+            "run": ("backbone", "split_after", "weights"),
+        }[self.source]
+        given = [f for f in foreign if getattr(self, f) is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)}: not used with source {self.source!r}")
+        return self
+
+
 class TrainConfig(_Section):
-    """Backbone pre-training (once per experiment, shared by all systems) and per-system stages."""
+    """Backbone pre-training (once per experiment, shared by all systems), per-system stages and
+    the distillation teacher."""
 
     backbone: OptimConfig = Field(default_factory=lambda: OptimConfig(epochs=2, lr=2e-3))
     stages: list[StageConfig] = Field(default_factory=list)
+    teacher: TeacherConfig = Field(default_factory=TeacherConfig)
+    amp: bool = Field(
+        False, description="mixed precision (autocast) on CUDA / MPS; ignored on the CPU"
+    )
 
 
 class ChannelConfig(_Section):
@@ -186,6 +274,9 @@ class ExperimentConfig(_Section):
 
     experiment: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.+-]+$")
     seed: int = 0
+    device: str = Field(
+        "auto", description="where networks run: auto (CUDA, then MPS, else CPU) | cpu | cuda[:N] | mps"
+    )
     data: DataConfig = Field(default_factory=DataConfig)
     backbone: BackboneConfig = Field(default_factory=BackboneConfig)
     systems: list[dict[str, Any]] = Field(..., min_length=1)
@@ -200,6 +291,13 @@ class ExperimentConfig(_Section):
             if not isinstance(entry, dict) or "name" not in entry:
                 raise ValueError(f"entry {i} needs a 'name' (a registered system)")
         return v
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, v: str) -> str:
+        from semcom.accel import check_device_name
+
+        return check_device_name(v)
 
 
 def _format_validation_error(exc: ValidationError, model: type[BaseModel]) -> str:
@@ -247,15 +345,19 @@ def parse_config(raw: dict[str, Any]) -> ExperimentConfig:
 
 
 def _check_systems(cfg: ExperimentConfig) -> None:
-    from semcom.systems import SystemConfigError, validate_params
+    from semcom.systems import SystemConfigError, system_class, validate_params
 
     for i, entry in enumerate(cfg.systems):
-        for variant in expand_system(entry):
+        for variant in expand_system(entry, where=f"systems.{i}"):
             params = {k: v for k, v in variant.items() if k != "name"}
             try:
                 validate_params(variant["name"], params, where=f"systems.{i}")
             except SystemConfigError as exc:
                 raise ConfigError(f"systems.{i}: {exc}") from None
+    try:
+        system_class(cfg.backbone.reference)
+    except SystemConfigError as exc:
+        raise ConfigError(f"backbone.reference: {exc}") from None
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -323,16 +425,64 @@ def _index(node: list[Any], part: str, path: str) -> int:
     return i
 
 
-def expand_system(entry: dict[str, Any]) -> list[dict[str, Any]]:
-    """Expand list-valued fields of a system entry into the Cartesian product of variants.
+def _takes_a_sequence(system: str, key: str) -> bool:
+    """Whether parameter ``key`` of system ``system`` takes a list / tuple value."""
+    import typing
+
+    from semcom.systems import SystemConfigError, system_class
+
+    try:
+        fields = system_class(system).Params.model_fields
+    except SystemConfigError:
+        return False  # validation names the unknown system
+    field = next((f for n, f in fields.items() if key in (n, f.alias)), None)
+    if field is None:
+        return False
+
+    def sequence(tp: Any) -> bool:
+        origin = typing.get_origin(tp)
+        if origin in (list, tuple, set, frozenset) or tp in (list, tuple, set, frozenset):
+            return True
+        return any(sequence(a) for a in typing.get_args(tp)) if origin is not None else False
+
+    return sequence(field.annotation)
+
+
+def _values(system: str, key: str, value: Any, where: str) -> list[Any]:
+    """The values a field of a system entry takes across its variants (module docstring)."""
+    if isinstance(value, dict) and set(value) == {"sweep"}:
+        if not isinstance(value["sweep"], list) or not value["sweep"]:
+            raise ConfigError(f"{where}.{key}: 'sweep' needs a non-empty list of values")
+        return list(value["sweep"])
+    if isinstance(value, dict) and set(value) == {"value"}:
+        return [value["value"]]
+    if isinstance(value, list):
+        if _takes_a_sequence(system, key):
+            raise ConfigError(
+                f"{where}.{key}: {value!r} is ambiguous, because {key!r} of {system!r} takes a "
+                f"list: write `{key}: {{value: {value!r}}}` for one variant with that list, or "
+                f"`{key}: {{sweep: [{value!r}, ...]}}` for one variant per listed value"
+            )
+        return value
+    return [value]
+
+
+def expand_system(entry: dict[str, Any], where: str = "systems") -> list[dict[str, Any]]:
+    """Expand a system entry into the Cartesian product of its variants (module docstring).
 
     >>> for v in expand_system({"name": "quantized-split", "channels": [4, 8], "bits": 2}):
     ...     print(v)
     {'name': 'quantized-split', 'channels': 4, 'bits': 2}
     {'name': 'quantized-split', 'channels': 8, 'bits': 2}
+    >>> [v["train_snr_db"] for v in expand_system({"name": "lssc", "train_snr_db": {"value": [5, 20]}})]
+    [[5, 20]]
+    >>> expand_system({"name": "lssc", "train_snr_db": [5, 20]})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    semcom.config.ConfigError: systems.train_snr_db: [5, 20] is ambiguous, ...
     """
     keys = [k for k in entry if k != "name"]
-    pools = [entry[k] if isinstance(entry[k], list) else [entry[k]] for k in keys]
+    pools = [_values(str(entry["name"]), k, entry[k], where) for k in keys]
     return [
         {"name": entry["name"], **dict(zip(keys, combo, strict=True))}
         for combo in itertools.product(*pools)

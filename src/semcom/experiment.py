@@ -2,7 +2,10 @@
 → ``config.yaml``, ``metrics.json``, ``report.md`` and plots in the output directory.
 
 Re-running with the same output directory resumes: finished phases are loaded from their
-checkpoints, an interrupted phase continues from its last progress checkpoint.
+checkpoints, an interrupted phase continues from its last progress checkpoint. Checkpoints are
+keyed by a digest of everything that made them (data, backbone, variant, teacher, the stage and
+every stage before it), so a changed stage trains again instead of reusing old weights; those of
+runs made before checkpoints were keyed are not reused (the variants train again).
 """
 
 from __future__ import annotations
@@ -11,35 +14,33 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from semcom.config import (
-    ConfigError,
-    ExperimentConfig,
-    StageConfig,
-    dump_yaml,
-    expand_system,
-    variant_id,
-)
+from semcom.accel import DeviceError, resolve_device
+from semcom.backbones import BackboneWeightsError, load_backbone_weights
+from semcom.config import ConfigError, ExperimentConfig, dump_yaml, expand_system, variant_id
 from semcom.data import build_dataset, take_first
 from semcom.eval.evaluate import evaluate_variant, measure_system
-from semcom.pretrained import WeightsError, resolve_weights
 from semcom.report import all_plots, write_metrics, write_report
-from semcom.runtime.store import save_system
+from semcom.storage.checkpoint import save_weights
+from semcom.storage.store import save_system
 from semcom.systems import BuildContext, SplitSystem, build_system
 from semcom.tasks import TaskError, check_fits
 from semcom.train import (
     Phase,
     PhaseResult,
+    StageError,
+    TeacherError,
+    build_teacher,
+    check_stages,
     distributed,
-    frozen_teacher,
-    load_weights,
+    needs_teacher,
     phase_from_config,
-    save_weights,
+    stage_for,
     train_phase,
 )
 
@@ -79,59 +80,21 @@ def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
-def _stage_for(stage: StageConfig, system: SplitSystem) -> StageConfig | None:
-    """The stage as it applies to ``system`` (roles it lacks dropped), or ``None`` to skip it."""
-    if stage.systems is not None and system.name not in stage.systems:
-        return None
-    if set(system.roles()) <= {"head", "tail"}:
-        return None  # nothing but the shared backbone: its training is done
-    weight = getattr(system.params, "rate_weight", None)
-    if weight is not None and "rate" in stage.losses:  # the system's own lambda wins
-        stage = stage.model_copy(update={"losses": {**stage.losses, "rate": weight}})
-    if stage.trainable == "all":
-        return stage
-    roles = [r for r in stage.trainable if r in system.roles()]
-    return stage.model_copy(update={"trainable": roles}) if roles else None
+def device_of(cfg: ExperimentConfig) -> torch.device:
+    """The torch device of ``cfg.device`` (a :class:`ConfigError` when it is not here)."""
+    try:
+        return resolve_device(cfg.device)
+    except DeviceError as exc:
+        raise ConfigError(f"device: {exc}") from None
 
 
-def _distills(cfg: ExperimentConfig, system: SplitSystem) -> bool:
-    """Whether any stage that applies to ``system`` has a positive ``distill`` weight."""
-    stages = (_stage_for(stage, system) for stage in cfg.train.stages)
-    return any(s is not None and s.losses.get("distill", 0.0) > 0 for s in stages)
-
-
-def _check_stages(cfg: ExperimentConfig, systems: list[SplitSystem]) -> None:
-    """Every stage names roles and a path that the systems it applies to actually have."""
-    names = {s.name for s in systems}
-    roles = set().union(*(s.roles() for s in systems)) if systems else set()
-    for i, stage in enumerate(cfg.train.stages):
-        unknown_systems = sorted(set(stage.systems or []) - names)
-        if unknown_systems:
-            raise ConfigError(
-                f"train.stages.{i}.systems: {unknown_systems} are not in this experiment; "
-                f"systems here: {', '.join(sorted(names))}"
-            )
-        for system in systems:
-            applied = _stage_for(stage, system)
-            if applied is not None and applied.path not in system.paths:
-                raise ConfigError(
-                    f"train.stages.{i}.path: {stage.path!r} is not a training path of system "
-                    f"{system.name!r}; allowed: {', '.join(system.paths)} (or restrict the stage "
-                    "with 'systems: [...]')"
-                )
-            if applied is not None and applied.losses.get("rate") and not system.has_rate:
-                raise ConfigError(
-                    f"train.stages.{i}.losses.rate: system {system.name!r} has no entropy model "
-                    "to estimate a rate; restrict the stage with 'systems: [...]'"
-                )
-        if stage.trainable == "all":
-            continue
-        unknown = [r for r in stage.trainable if r not in roles]
-        if unknown:
-            raise ConfigError(
-                f"train.stages.{i}.trainable: role(s) {unknown} exist in no system of this "
-                f"experiment; roles available: {', '.join(sorted(roles))}"
-            )
+def _checks(cfg: ExperimentConfig, systems: list[SplitSystem], ctx: BuildContext) -> None:
+    """Everything refused before training: tasks that do not fit the data, bad stages."""
+    check_tasks(systems, ctx)
+    try:
+        check_stages(cfg.train.stages, systems)
+    except StageError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def run_experiment(
@@ -150,14 +113,14 @@ def run_experiment(
     (out / "config.yaml").write_text(config_yaml)
     torch.manual_seed(cfg.seed)
 
+    device = device_of(cfg)
     train_set, test_set, ctx = _load_data(cfg, log)
     variants = [v for entry in cfg.systems for v in expand_system(entry)]
     torch.manual_seed(cfg.seed)
     systems = [
         build_system(v["name"], {k: x for k, x in v.items() if k != "name"}, ctx) for v in variants
     ]
-    check_tasks(systems, ctx)
-    _check_stages(cfg, systems)
+    _checks(cfg, systems, ctx)
 
     phases: list[dict[str, Any]] = []
 
@@ -165,23 +128,43 @@ def run_experiment(
         phases.append({"phase": label, **result.__dict__})
 
     # 1. The backbone, trained once unsplit and shared by every system.
-    backbone_state = _shared_backbone(cfg, ctx, train_set, ckpt_root, on_step, report_phase, log)
+    backbone_state = _shared_backbone(
+        cfg, ctx, train_set, ckpt_root, on_step, report_phase, log, device
+    )
 
     # 2. Each variant: backbone weights, then its stages.
     records: list[dict[str, Any]] = []
     for variant, system in zip(variants, systems, strict=True):
         vid = variant_id(variant)
         system.load_backbone_state(backbone_state)
-        # every distill term of this variant learns from the unsplit network as loaded, not from
-        # the system's bypass path at the start of a later stage (see frozen_teacher)
-        teacher = frozen_teacher(system) if _distills(cfg, system) else None
+        system.to(device)
+        # every distill term of this variant learns from the teacher built now, right after the
+        # backbone weights are loaded (train.teacher; by default the unsplit network as loaded,
+        # not the system's bypass path at the start of a later stage: see semcom.train.teacher)
+        teacher = None
+        if needs_teacher(cfg.train.stages, system):
+            try:
+                teacher = build_teacher(cfg.train.teacher, system).to(device)
+            except (TeacherError, ValueError) as exc:
+                raise ConfigError(f"train.teacher: {exc}") from None
+        key = _digest(
+            {
+                "variant": variant,
+                "data": cfg.data.model_dump(include={"name", "root", "train_subset"}),
+                "backbone": cfg.backbone.model_dump(),
+                "backbone_training": cfg.train.backbone.model_dump(),
+                "teacher": cfg.train.teacher.model_dump(),
+                "seed": cfg.seed,
+            }
+        )
         rate_weight: float | None = None
         for stage_entry in cfg.train.stages:
-            stage_cfg = _stage_for(stage_entry, system)
+            stage_cfg = stage_for(stage_entry, system)
             if stage_cfg is None:
                 continue
             rate_weight = stage_cfg.losses.get("rate", rate_weight)
             phase = phase_from_config(stage_cfg)
+            key = _digest({"before": key, "phase": asdict(phase)})
             result = train_phase(
                 system,
                 phase,
@@ -190,6 +173,9 @@ def run_experiment(
                 seed=cfg.seed,
                 ckpt_dir=ckpt_root / vid,
                 teacher=teacher,
+                ckpt_key=key,
+                device=device,
+                amp=cfg.train.amp,
                 on_step=(lambda s, t, terms, _l=f"{vid}:{phase.name}": on_step(_l, s, t, terms))
                 if on_step
                 else None,
@@ -207,7 +193,9 @@ def run_experiment(
             seed=cfg.seed,
             batch_size=cfg.data.eval_batch_size,
             extra={"variant": vid, "lambda": rate_weight},
+            device=device,
         )
+        system.to("cpu")
 
     seconds = time.perf_counter() - t_start
     if distributed.is_main():
@@ -274,14 +262,17 @@ def train_backbone(
     loads; ``semcom backbone`` is the command around this.
     """
     cfg = cfg.model_copy(update={"backbone": cfg.backbone.model_copy(update={"weights": None})})
+    device = device_of(cfg)
     train_set, test_set, ctx = _load_data(cfg, log)
     state = _shared_backbone(
-        cfg, ctx, train_set, Path(work_dir), on_step, lambda _label, _result: None, log
+        cfg, ctx, train_set, Path(work_dir), on_step, lambda _label, _result: None, log, device
     )
-    reference = build_system("local", {}, ctx)
+    reference = build_system(cfg.backbone.reference, {}, ctx)
     reference.load_backbone_state(state)
     out = save_weights(reference, out_file)
-    m = measure_system(reference, test_set, batch_size=cfg.data.eval_batch_size, timing_samples=0)
+    m = measure_system(
+        reference, test_set, batch_size=cfg.data.eval_batch_size, timing_samples=0, device=None
+    )
     return out, m.accuracy
 
 
@@ -293,23 +284,28 @@ def _shared_backbone(
     on_step: StepReporter | None,
     report_phase: Callable[[str, PhaseResult], None],
     log: Callable[[str], None],
+    device: torch.device | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Backbone weights (head + tail) from ``backbone.weights`` or from training it unsplit."""
+    """Backbone weights (head + tail) from ``backbone.weights`` or from training the reference
+    system (``backbone.reference``, default ``local``) unsplit."""
     torch.manual_seed(cfg.seed)
-    reference = build_system("local", {}, ctx)
+    reference = build_system(cfg.backbone.reference, {}, ctx)
     if cfg.backbone.weights:
         try:
-            path = resolve_weights(cfg.backbone.weights)
-            load_weights(reference, path)
-        except WeightsError as exc:
-            raise ConfigError(str(exc)) from exc
-        except RuntimeError as exc:  # shapes do not fit this backbone / data set
-            raise ConfigError(
-                f"backbone.weights: {cfg.backbone.weights} does not fit backbone "
-                f"{cfg.backbone.name!r} on {ctx.dataset!r}: {str(exc).splitlines()[0]}"
-            ) from exc
+            load_backbone_weights(reference, cfg.backbone.weights)
+        except BackboneWeightsError as exc:
+            raise ConfigError(f"backbone.weights: {exc}") from exc
         log(f"backbone: loaded {cfg.backbone.weights}")
         return reference.backbone_state()
+    if cfg.train.backbone.epochs > 0:
+        try:
+            check_fits(reference.task, ctx.task, reference.name, ctx.dataset)
+        except TaskError as exc:
+            raise ConfigError(
+                f"backbone.reference: the shared backbone is trained as {reference.name!r}, "
+                f"and {exc}; name a reference system of this task, set train.backbone.epochs: 0 "
+                "or give backbone.weights"
+            ) from None
     key = _digest(
         {
             "data": cfg.data.model_dump(include={"name", "train_subset"}),
@@ -330,6 +326,7 @@ def _shared_backbone(
         losses={"task": 1.0},
         path="bypass",
     )
+    reference.to(device)
     result = train_phase(
         reference,
         phase,
@@ -338,6 +335,9 @@ def _shared_backbone(
         seed=cfg.seed,
         ckpt_dir=ckpt_root / f"backbone-{key}",
         on_step=(lambda s, t, terms: on_step("backbone", s, t, terms)) if on_step else None,
+        device=device,
+        amp=cfg.train.amp,
     )
     report_phase("backbone", result)
+    reference.to("cpu")
     return reference.backbone_state()

@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from semcom.coding import Payload
-from semcom.runtime.store import StoredSystem, load_run, save_system
+from semcom.storage.store import StoredSystem, load_run, save_system
 from semcom.systems import BuildContext, build_system
 
 VARIANTS: dict[str, tuple[str, dict]] = {

@@ -22,7 +22,7 @@ from semcom.runtime.onnx_export import (
     verify_device,
     verify_export,
 )
-from semcom.runtime.store import StoredSystem, save_system
+from semcom.storage.store import StoredSystem, save_system
 from semcom.systems import BuildContext, DeviceExportError, SplitSystem, build_system
 
 FASHION = BuildContext(10, (1, 28, 28), "resnet-small", "layer2", "fashion-mnist")

@@ -10,7 +10,8 @@ import torch
 
 from semcom.systems import BuildContext, build_system, set_trainable
 from semcom.data import fetch_batch
-from semcom.train import Phase, frozen_teacher, load_progress, train_phase
+from semcom.storage.checkpoint import load_progress
+from semcom.train import Phase, frozen_teacher, train_phase
 from semcom.train.losses import distillation_loss
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from semcom.backbones.base import Normalize, SplitBackbone
 from semcom.backbones.resnet import cifar_resnet, torchvision_resnet50
+from semcom.backbones.weights import BackboneWeightsError, load_backbone_weights, weights_help
 
 BACKBONES: dict[str, Callable[[int, int], SplitBackbone]] = {
     "resnet-small": lambda c, k: cifar_resnet("resnet-small", c, k),
@@ -26,4 +27,13 @@ def build_backbone(name: str, in_channels: int, num_classes: int) -> SplitBackbo
     return BACKBONES[name](in_channels, num_classes)
 
 
-__all__ = ["BACKBONES", "Normalize", "SplitBackbone", "build_backbone", "cifar_resnet"]
+__all__ = [
+    "BACKBONES",
+    "BackboneWeightsError",
+    "Normalize",
+    "SplitBackbone",
+    "build_backbone",
+    "cifar_resnet",
+    "load_backbone_weights",
+    "weights_help",
+]

@@ -1,6 +1,6 @@
 """Which stored systems a server serves, what payloads each accepts, and which one a request wants.
 
-A :class:`ModelCatalog` is built from the variants of a run (:func:`semcom.runtime.store.load_run`).
+A :class:`ModelCatalog` is built from the variants of a run (:func:`semcom.storage.store.load_run`).
 A variant is **served** when its transport can be served (payload bytes: it decodes
 :class:`~semcom.coding.Payload` bytes; whatever its task, whose answer it gives) and a probe
 works: the catalog encodes one blank input with the variant's own device side and decodes it,
@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from semcom.coding import Payload, PayloadError, PayloadLayout
-from semcom.runtime.store import StoredSystem
+from semcom.storage.store import StoredSystem
 from semcom.systems import SplitSystem
 
 _MAX_NAME_IN_MESSAGE = 80

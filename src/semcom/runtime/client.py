@@ -32,7 +32,7 @@ import torch
 
 from semcom.coding import Payload
 from semcom.runtime.link_emulator import LinkEmulator, LinkTransfer
-from semcom.runtime.store import StoredSystem, load_run
+from semcom.storage.store import StoredSystem, load_run
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 

@@ -6,7 +6,7 @@ An export folder (one per variant) holds::
                         of SplitSystem.device_tensors (symbols, latent, index ...); B is free
     device.json         format tag, variant, system, params, build context, input shape,
                         input / output names, ONNX opset
-    system.safetensors  the stored system (semcom.runtime.store format), for the packing step
+    system.safetensors  the stored system (semcom.storage.store format), for the packing step
 
 :class:`OnnxDevice` runs ``device.onnx`` in onnxruntime and hands its outputs to the system's
 :meth:`~semcom.systems.SplitSystem.pack_payloads` (entropy coding and the
@@ -134,7 +134,7 @@ def load_onnx_device(folder: str | Path, threads: int | None = None) -> OnnxDevi
     """
     import onnxruntime as ort
 
-    from semcom.runtime.store import StoreError, load_system
+    from semcom.storage.store import StoreError, load_system
 
     folder = Path(folder)
     found = find_exports(folder)

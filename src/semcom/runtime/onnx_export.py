@@ -39,7 +39,7 @@ from semcom.runtime.onnx_device import (
     SYSTEM_FILE,
     OnnxDevice,
 )
-from semcom.runtime.store import StoredSystem, write_system
+from semcom.storage.store import StoredSystem, write_system
 from semcom.systems import DeviceExportError, SplitSystem
 
 #: largest accepted ``max |latent_onnx - latent_torch|`` (latents are sigmoid outputs in [0, 1];

@@ -35,7 +35,7 @@ Any exception raised while decoding a checked payload (a corrupt entropy-coded b
 sender recomputed, an image that does not decode) is answered 422 ``decode_failed``: a payload can
 never cause a 500.
 
-Nothing is unpickled: models come from safetensors files (:mod:`semcom.runtime.store`).
+Nothing is unpickled: models come from safetensors files (:mod:`semcom.storage.store`).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from semcom.coding import Payload, PayloadError
 from semcom.runtime.catalog import ModelCatalog, SelectionError, ServedModel
 from semcom.runtime.server_metrics import ServerMetrics
-from semcom.runtime.store import StoredSystem, load_run
+from semcom.storage.store import StoredSystem, load_run
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000

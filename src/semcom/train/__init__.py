@@ -1,27 +1,28 @@
-"""Staged training: phases that train named roles with weighted losses, checkpointed and resumable;
-DDP under torchrun."""
+"""Staged training: phases that train named roles with weighted loss terms (a registry), optimisers
+and schedules from ``torch.optim`` by name, a declared distillation teacher, checkpointed and
+resumable; DDP under torchrun."""
 
-from semcom.train.checkpoint import load_progress, load_weights, save_progress, save_weights
-from semcom.train.losses import stage_loss
+from semcom.train.losses import LOSS_TERMS, register_loss, stage_loss
 from semcom.train.snr_sampling import sample_snr_db
-from semcom.train.trainer import (
-    Phase,
-    PhaseResult,
-    frozen_teacher,
-    phase_from_config,
-    train_phase,
-)
+from semcom.train.stages import StageError, check_stages, needs_teacher, stage_for
+from semcom.train.teacher import Teacher, TeacherError, build_teacher, frozen_teacher
+from semcom.train.trainer import Phase, PhaseResult, phase_from_config, train_phase
 
 __all__ = [
+    "LOSS_TERMS",
     "Phase",
     "PhaseResult",
+    "StageError",
+    "Teacher",
+    "TeacherError",
+    "build_teacher",
+    "check_stages",
     "frozen_teacher",
-    "load_progress",
-    "load_weights",
+    "needs_teacher",
     "phase_from_config",
+    "register_loss",
     "sample_snr_db",
-    "save_progress",
-    "save_weights",
+    "stage_for",
     "stage_loss",
     "train_phase",
 ]

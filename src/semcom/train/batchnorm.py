@@ -30,6 +30,7 @@ def recalibrate_batchnorm(
     batch_size: int,
     batches: int,
     seed: int,
+    device: torch.device | None = None,
 ) -> int:
     """Re-estimate running statistics of the BN layers in ``roles`` over ``batches`` batches.
 
@@ -59,7 +60,7 @@ def recalibrate_batchnorm(
     size = max(1, min(batch_size, n))
     for b in range(min(batches, max(1, n // size))):
         x, _ = fetch_batch(dataset, order[b * size : (b + 1) * size])
-        system(x, None, path)
+        system(x if device is None else x.to(device), None, path)
     for m, momentum in zip(layers, momenta, strict=True):
         m.momentum = momentum
     system.train(was_training)

@@ -1,22 +1,29 @@
-"""The weighted loss of a training stage.
+"""The weighted loss of a training stage, from a registry of named terms.
 
-Terms (weights come from the stage config):
+A stage's ``losses`` map term names to weights; each term is a function registered with
+:func:`register_loss` that computes a scalar from :class:`LossInputs`. The built-in terms:
 
-* ``task`` — the system's own task loss (:meth:`SplitSystem.task_loss`; cross-entropy for
-  classification).
+* ``task`` — the system's own task loss (:meth:`SplitSystem.task_loss`: the task object's loss,
+  e.g. cross-entropy for classification, per-pixel cross-entropy for segmentation, the detector's
+  own terms for detection; per-sub-task weights for multi-task).
 * ``rate`` — estimated bits per sample divided by the input's pixel count (bits per pixel, as in
   learned image compression), so one weight means the same across image sizes.
 * ``feature`` — MSE between the edge's reconstruction of the split feature and the feature itself
   (the target is detached: the decoder learns to match the head, not the other way round).
 * ``distill`` — knowledge distillation: ``T^2 · KL(softmax(teacher/T) ‖ softmax(student/T))``
-  with ``T = DISTILL_TEMPERATURE`` over the class dimension, where the teacher logits are the
-  unsplit network's (the trainer runs a frozen copy of the system's ``bypass`` path); per-pixel
-  logits are distilled pixel by pixel.
+  over the class dimension at the teacher's temperature ``T`` (``train.teacher.temperature``,
+  default :data:`DISTILL_TEMPERATURE`); per-pixel logits are distilled pixel by pixel.
+* ``feature_distill`` — MSE between the student's and the teacher's features at the hooked
+  modules of ``train.teacher.features`` (each pair with its own weight; a larger feature map is
+  average-pooled to the smaller one's size).
+
+A new term is a function and a registration; configs can name it at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -24,8 +31,47 @@ import torch.nn.functional as F
 
 from semcom.systems import SystemOutput
 
-#: softening temperature of the ``distill`` term.
+#: default softening temperature of the ``distill`` term.
 DISTILL_TEMPERATURE = 2.0
+
+
+@dataclass
+class LossInputs:
+    """What a loss term may use for one batch."""
+
+    output: SystemOutput
+    targets: Any
+    pixels_per_sample: int
+    task_loss: Callable[[Any, Any], torch.Tensor]
+    teacher_output: Any = None
+    #: ``(student feature, teacher feature, weight)`` per hooked pair.
+    feature_pairs: Sequence[tuple[torch.Tensor, torch.Tensor, float]] = field(default_factory=list)
+    temperature: float = DISTILL_TEMPERATURE
+
+
+LossTerm = Callable[[LossInputs], torch.Tensor]
+LOSS_TERMS: dict[str, LossTerm] = {}
+#: terms that need a teacher (the trainer builds one when a stage weights them).
+TEACHER_TERMS: set[str] = set()
+
+
+def register_loss(name: str, *, needs_teacher: bool = False) -> Callable[[LossTerm], LossTerm]:
+    """Register a loss term under ``name`` (a stage's ``losses`` key)."""
+
+    def decorate(fn: LossTerm) -> LossTerm:
+        if name in LOSS_TERMS and LOSS_TERMS[name] is not fn:
+            raise ValueError(f"loss term {name!r} is already registered")
+        LOSS_TERMS[name] = fn
+        if needs_teacher:
+            TEACHER_TERMS.add(name)
+        return fn
+
+    return decorate
+
+
+def loss_names() -> list[str]:
+    """The registered loss terms."""
+    return list(LOSS_TERMS)
 
 
 def distillation_loss(
@@ -42,33 +88,84 @@ def distillation_loss(
     return kl / positions * t * t
 
 
+def matched_feature_mse(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """MSE between a student feature and a (detached) teacher feature ``[B, C, ...]``; the larger
+    spatial map is average-pooled to the smaller one. Channels must agree."""
+    teacher = teacher.detach()
+    if student.shape[:2] != teacher.shape[:2]:
+        raise ValueError(
+            f"feature_distill: student feature {list(student.shape)} and teacher feature "
+            f"{list(teacher.shape)} differ in batch or channels; hook layers of equal width"
+        )
+    if student.shape[2:] != teacher.shape[2:]:
+        size = tuple(min(a, b) for a, b in zip(student.shape[2:], teacher.shape[2:], strict=True))
+        pool = F.adaptive_avg_pool2d if len(size) == 2 else F.adaptive_avg_pool1d
+        student, teacher = pool(student, size), pool(teacher, size)
+    return F.mse_loss(student, teacher)
+
+
+@register_loss("task")
+def _task(inputs: LossInputs) -> torch.Tensor:
+    return inputs.task_loss(inputs.output.output, inputs.targets)
+
+
+@register_loss("rate")
+def _rate(inputs: LossInputs) -> torch.Tensor:
+    if inputs.output.rate_bits is None:
+        raise ValueError("stage asks for a 'rate' loss but the system estimates no rate")
+    return inputs.output.rate_bits.mean() / inputs.pixels_per_sample
+
+
+@register_loss("feature")
+def _feature(inputs: LossInputs) -> torch.Tensor:
+    extras = inputs.output.extras
+    if "feature" not in extras or "feature_hat" not in extras:
+        raise ValueError("stage asks for a 'feature' loss but the system exposes no feature")
+    return F.mse_loss(extras["feature_hat"], extras["feature"].detach())
+
+
+@register_loss("distill", needs_teacher=True)
+def _distill(inputs: LossInputs) -> torch.Tensor:
+    if inputs.teacher_output is None:
+        raise ValueError("stage asks for a 'distill' loss but no teacher output was given")
+    return distillation_loss(inputs.output.output, inputs.teacher_output, inputs.temperature)
+
+
+@register_loss("feature_distill", needs_teacher=True)
+def _feature_distill(inputs: LossInputs) -> torch.Tensor:
+    if not inputs.feature_pairs:
+        raise ValueError(
+            "stage asks for a 'feature_distill' loss but train.teacher.features hooks no layer"
+        )
+    total = sum(w * matched_feature_mse(s, t) for s, t, w in inputs.feature_pairs)
+    return total  # type: ignore[return-value]
+
+
 def stage_loss(
     out: SystemOutput,
     targets: Any,
     weights: dict[str, float],
     pixels_per_sample: int,
     task_loss: Callable[[Any, Any], torch.Tensor] = F.cross_entropy,
-    teacher_output: torch.Tensor | None = None,
+    teacher_output: Any = None,
+    feature_pairs: Sequence[tuple[torch.Tensor, torch.Tensor, float]] = (),
+    temperature: float = DISTILL_TEMPERATURE,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Weighted sum of the stage's terms and each term's value (for logging).
 
-    ``teacher_output`` (logits ``[B, K]``) is required when the ``distill`` weight is positive.
+    ``teacher_output`` is required when the ``distill`` weight is positive, ``feature_pairs``
+    when ``feature_distill``'s is.
     """
+    inputs = LossInputs(
+        out, targets, pixels_per_sample, task_loss, teacher_output, feature_pairs, temperature
+    )
+    unknown = [name for name in weights if name not in LOSS_TERMS]
+    if unknown:
+        raise ValueError(f"unknown loss term(s) {unknown}; registered: {', '.join(LOSS_TERMS)}")
     terms: dict[str, torch.Tensor] = {}
-    if weights.get("task", 0.0) > 0:
-        terms["task"] = task_loss(out.output, targets)
-    if weights.get("rate", 0.0) > 0:
-        if out.rate_bits is None:
-            raise ValueError("stage asks for a 'rate' loss but the system estimates no rate")
-        terms["rate"] = out.rate_bits.mean() / pixels_per_sample
-    if weights.get("feature", 0.0) > 0:
-        if "feature" not in out.extras or "feature_hat" not in out.extras:
-            raise ValueError("stage asks for a 'feature' loss but the system exposes no feature")
-        terms["feature"] = F.mse_loss(out.extras["feature_hat"], out.extras["feature"].detach())
-    if weights.get("distill", 0.0) > 0:
-        if teacher_output is None:
-            raise ValueError("stage asks for a 'distill' loss but no teacher output was given")
-        terms["distill"] = distillation_loss(out.output, teacher_output)
+    for name, term in LOSS_TERMS.items():  # registry order: the sum does not depend on the config's
+        if weights.get(name, 0.0) > 0:
+            terms[name] = term(inputs)
     if not terms:
         raise ValueError("stage has no loss term with a positive weight")
     total = sum(weights[k] * v for k, v in terms.items())

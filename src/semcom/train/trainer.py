@@ -1,16 +1,24 @@
 """Staged training with per-stage checkpoints and exact resume.
 
 A phase (the shared backbone pre-training, or one of a system's stages) trains the roles it names
-with its loss weights for a (possibly fractional) number of epochs. The batch order of every epoch
-is a permutation drawn from ``(seed, phase name, epoch)``, so a resumed phase sees exactly the
-batches the interrupted one would have seen. A finished phase leaves ``<name>.safetensors`` and is
-skipped next time; an unfinished one leaves ``<name>.progress.pt`` (weights, optimiser, step, RNG)
-every ``save_every`` steps and on Ctrl-C.
+with its loss weights for a (possibly fractional) number of epochs, with its optimiser and
+learning-rate schedule (:mod:`semcom.train.optim`: ``torch.optim`` by name). The batch order of
+every epoch is a permutation drawn from ``(seed, phase name, epoch)``, so a resumed phase sees
+exactly the batches the interrupted one would have seen.
+
+Checkpoints are keyed: a finished phase leaves ``<name>-<key>.safetensors`` and is skipped next
+time; an unfinished one leaves ``<name>-<key>.progress.pt`` (weights, optimiser, schedule, step,
+RNG) every ``save_every`` steps and on Ctrl-C. The experiment makes ``key`` a digest of the
+settings of this phase and of everything before it (data, backbone, variant, earlier stages), so
+a changed stage is trained again instead of silently reusing weights made by other settings.
+
+Networks run on ``device`` (batches are moved there; the permutations, SNR draws and RNG state
+stay on the CPU generator, so the CPU numbers do not depend on the device setting), optionally
+with mixed precision (``amp``, CUDA / MPS only).
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import zlib
 from collections.abc import Callable, Sequence
@@ -22,13 +30,16 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from semcom.data.batch import fetch_batch
+from semcom.accel import autocast
+from semcom.data.batch import fetch_batch, move_to
+from semcom.storage.checkpoint import load_progress, load_weights, save_progress, save_weights
 from semcom.systems import SplitSystem, apply_train_mode, set_trainable
 from semcom.train import distributed
 from semcom.train.batchnorm import recalibrate_batchnorm
-from semcom.train.checkpoint import load_progress, load_weights, save_progress, save_weights
-from semcom.train.losses import stage_loss
+from semcom.train.losses import TEACHER_TERMS, stage_loss
+from semcom.train.optim import OptimSpec, Schedule, build_optimizer
 from semcom.train.snr_sampling import sample_snr_db
+from semcom.train.teacher import Teacher, as_teacher, frozen_teacher
 
 
 @dataclass
@@ -40,10 +51,12 @@ class Phase:
     lr: float
     trainable: Sequence[str] | Literal["all"] = "all"
     losses: dict[str, float] = field(default_factory=lambda: {"task": 1.0})
-    optimizer: str = "adam"
+    #: a :mod:`torch.optim` optimiser by name (``adam``, ``sgd``, ``AdamW``, ...) or a mapping.
+    optimizer: OptimSpec = "adam"
     weight_decay: float = 0.0
-    #: ``constant`` or ``cosine`` (decays the learning rate to 0 over the phase's steps).
-    schedule: str = "constant"
+    #: ``constant``, ``cosine`` (decays the learning rate to 0 over the phase's steps) or a
+    #: :mod:`torch.optim.lr_scheduler` scheduler (:mod:`semcom.train.optim`).
+    schedule: OptimSpec = "constant"
     path: str = "full"
     #: batches over which batch-norm statistics are re-estimated after the phase (0: off).
     bn_batches: int = 20
@@ -83,51 +96,22 @@ def _epoch_order(n: int, seed: int, name: str, epoch: int) -> torch.Tensor:
     return order
 
 
-def _optimizer(phase: Phase, params: list[nn.Parameter]) -> torch.optim.Optimizer:
-    if phase.optimizer == "adam":
-        return torch.optim.Adam(params, lr=phase.lr, weight_decay=phase.weight_decay)
-    if phase.optimizer == "sgd":
-        return torch.optim.SGD(
-            params, lr=phase.lr, momentum=0.9, nesterov=True, weight_decay=phase.weight_decay
-        )
-    raise ValueError(f"optimizer={phase.optimizer!r}; allowed: adam, sgd")
-
-
-def _lr_factor(schedule: str, step: int, total_steps: int) -> float:
-    """Multiplier of the base learning rate at ``step`` (0-based) of ``total_steps``."""
-    if schedule == "constant":
-        return 1.0
-    if schedule == "cosine":
-        return 0.5 * (1.0 + math.cos(math.pi * step / max(total_steps, 1)))
-    raise ValueError(f"schedule={schedule!r}; allowed: constant, cosine")
-
-
-def frozen_teacher(system: SplitSystem) -> SplitSystem:
-    """A frozen eval-mode copy of ``system`` whose ``bypass`` path gives the ``distill`` term's
-    teacher logits. Take it right after the backbone weights are loaded, before any stage: later
-    stages may retrain the tail under another path (AECNN's ``attention`` stage does), after
-    which the system's own ``bypass`` path is no longer the unsplit network."""
-    if "bypass" not in system.paths:
-        raise ValueError(
-            f"a 'distill' loss needs a system with a 'bypass' path; {system.name!r} has paths "
-            f"{system.paths}"
-        )
-    teacher = copy.deepcopy(system).eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-    return teacher
-
-
-def _teacher(system: SplitSystem, phase: Phase, given: SplitSystem | None) -> SplitSystem | None:
+def _teacher(system: SplitSystem, phase: Phase, given: Teacher | None) -> Teacher | None:
     """The teacher of ``phase``: ``given`` if any, else the network at the start of the phase."""
-    if phase.losses.get("distill", 0.0) <= 0:
+    if not any(phase.losses.get(term, 0.0) > 0 for term in TEACHER_TERMS):
         return None
     if given is not None:
         return given
     try:
-        return frozen_teacher(system)
+        return Teacher(frozen_teacher(system), "bypass")
     except ValueError as exc:
         raise ValueError(f"stage {phase.name!r}: {exc}") from None
+
+
+def checkpoint_paths(ckpt_dir: Path, phase: str, key: str | None) -> tuple[Path, Path]:
+    """The finished and the progress checkpoint of phase ``phase`` under ``key``."""
+    stem = f"{phase}-{key}" if key else phase
+    return ckpt_dir / f"{stem}.safetensors", ckpt_dir / f"{stem}.progress.pt"
 
 
 def train_phase(
@@ -141,7 +125,10 @@ def train_phase(
     save_every: int = 200,
     on_step: ProgressCallback | None = None,
     stop_after_steps: int | None = None,
-    teacher: SplitSystem | None = None,
+    teacher: Teacher | SplitSystem | None = None,
+    ckpt_key: str | None = None,
+    device: torch.device | None = None,
+    amp: bool = False,
 ) -> PhaseResult:
     """Train ``system`` for one phase, resuming or skipping from checkpoints in ``ckpt_dir``.
 
@@ -149,14 +136,17 @@ def train_phase(
         batch_size: global batch; under DDP each rank takes ``batch_size // world`` samples.
         stop_after_steps: stop (leaving a progress checkpoint) after this many steps of this call;
             simulates an interruption in tests.
-        teacher: the ``distill`` term's teacher (its ``bypass`` logits), normally
-            :func:`frozen_teacher` of the system before its first stage. Without it the teacher is
-            a copy of ``system`` at the start of this phase, which is the unsplit network only if
-            no earlier phase retrained the tail under another path.
+        teacher: the ``distill`` / ``feature_distill`` teacher (a :class:`Teacher`, or a frozen
+            system run on its ``bypass`` path), normally built before the variant's first stage
+            (:func:`semcom.train.teacher.build_teacher`). Without it the teacher is a copy of
+            ``system`` at the start of this phase, which is the unsplit network only if no earlier
+            phase retrained the tail under another path.
+        ckpt_key: the checkpoints' key (module docstring); ``None``: the phase name alone.
+        device: where the system runs (it must be there already); ``None``: where it is.
+        amp: mixed precision for the forward pass and the loss (CUDA / MPS only).
     """
     ckpt_dir = Path(ckpt_dir)
-    final = ckpt_dir / f"{phase.name}.safetensors"
-    progress_path = ckpt_dir / f"{phase.name}.progress.pt"
+    final, progress_path = checkpoint_paths(ckpt_dir, phase.name, ckpt_key)
     if final.exists():
         load_weights(system, final)
         return PhaseResult(phase.name, steps=0, skipped=True)
@@ -173,18 +163,24 @@ def train_phase(
             save_weights(system, final)
         return PhaseResult(phase.name, steps=0, skipped=False)
 
-    optimizer = _optimizer(phase, params)
+    optimizer = build_optimizer(phase.optimizer, params, phase.lr, phase.weight_decay)
+    schedule = Schedule(phase.schedule, optimizer, phase.lr, total_steps, steps_per_epoch)
     torch.manual_seed(seed + zlib.crc32(phase.name.encode()))
     start = 0
     # a default teacher is the network at the start of the phase: taken before a resume loads
     # the interrupted phase's weights (the previous phases' checkpoints give the same start again)
-    teacher = _teacher(system, phase, teacher)
+    active_teacher = _teacher(system, phase, as_teacher(teacher))
+    if active_teacher is not None and device is not None:
+        active_teacher.to(device)
     if progress_path.exists():
         state = load_progress(progress_path)
         system.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state.get("schedule", {}))
         torch.set_rng_state(state["rng"])
         start = int(state["step"])
+    run_on = device if device is not None else next(system.parameters()).device
+    scaler = torch.amp.GradScaler("cuda") if amp and run_on.type == "cuda" else None
 
     model: nn.Module = system
     if distributed.init_if_launched():
@@ -211,10 +207,14 @@ def train_phase(
                 {
                     "model": system.state_dict(),
                     "optimizer": optimizer.state_dict(),
+                    "schedule": schedule.state_dict(),
                     "rng": torch.get_rng_state(),
                     "step": at,
                 },
             )
+
+    if active_teacher is not None:
+        active_teacher.attach_student(system)
 
     try:
         for step in range(start, total_steps):
@@ -233,24 +233,32 @@ def train_phase(
             index = order[within * local_batch : (within + 1) * local_batch]
             x, y = fetch_batch(dataset, index)
             snr = sample_snr_db(len(x), phase.snr_db)
-            for group in optimizer.param_groups:
-                group["lr"] = phase.lr * _lr_factor(phase.schedule, step, total_steps)
-            out = model(x, snr, phase.path, **({"targets": y} if system.wants_targets else {}))
-            teacher_logits = None
-            if teacher is not None:
-                with torch.no_grad():
-                    teacher_logits = teacher(x, snr, "bypass").output
-            loss, terms = stage_loss(
-                out,
-                y,
-                weights,
-                pixels,
-                lambda o, t: system.task_loss(o, t, phase.task_weights),
-                teacher_output=teacher_logits,
-            )
+            x, y, snr = move_to((x, y, snr), device)
+            schedule.before_step(step, epoch)
+            with autocast(run_on, amp):
+                extra = {"targets": y} if system.wants_targets else {}
+                out = model(x, snr, phase.path, **extra)
+                teacher_output = None
+                if active_teacher is not None:
+                    teacher_output = active_teacher.run(x, snr)
+                loss, terms = stage_loss(
+                    out,
+                    y,
+                    weights,
+                    pixels,
+                    lambda o, t: system.task_loss(o, t, phase.task_weights),
+                    teacher_output=teacher_output,
+                    feature_pairs=active_teacher.feature_pairs() if active_teacher else (),
+                    temperature=active_teacher.temperature if active_teacher else 2.0,
+                )
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                optimizer.step()
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v
             count += 1
@@ -264,6 +272,9 @@ def train_phase(
     except KeyboardInterrupt:
         checkpoint(step)
         raise
+    finally:
+        if active_teacher is not None:
+            active_teacher.detach_student()
 
     if phase.bn_batches:
         recalibrate_batchnorm(
@@ -274,6 +285,7 @@ def train_phase(
             batch_size=batch_size,
             batches=phase.bn_batches,
             seed=seed,
+            device=device,
         )
     if distributed.is_main():
         save_weights(system, final)
@@ -309,4 +321,5 @@ def phase_from_config(stage: Any) -> Phase:
         path=stage.path,
         bn_batches=stage.bn_batches,
         snr_db=tuple(stage.snr_db) if stage.snr_db else None,
+        task_weights=dict(stage.task_weights) if stage.task_weights else None,
     )

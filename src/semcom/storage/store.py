@@ -18,7 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from semcom.systems import BuildContext, SplitSystem, build_system
-from semcom.train import save_weights
+from semcom.storage.checkpoint import save_weights
 
 MODELS_DIR = "models"
 _FORMAT = "semcom-system/1"

@@ -1,0 +1,8 @@
+"""Storage that training and serving share: weights and progress checkpoints
+(:mod:`~semcom.storage.checkpoint`) and trained systems in a run directory
+(:mod:`~semcom.storage.store`). Nothing is unpickled: safetensors, or ``torch.load`` with
+``weights_only=True``."""
+
+from semcom.storage.checkpoint import load_progress, load_weights, save_progress, save_weights
+
+__all__ = ["load_progress", "load_weights", "save_progress", "save_weights"]
