@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("golden_quick", ROOT / "benchmarks" / "golden_quick.py")
+_spec = importlib.util.spec_from_file_location(
+    "golden_quick", ROOT / "benchmarks" / "golden_quick.py"
+)
 assert _spec is not None and _spec.loader is not None
 golden_quick = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(golden_quick)

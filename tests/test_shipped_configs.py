@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from semcom.config import expand_system, load_yaml, resolve
-from semcom.train import check_stages, stage_for
 from semcom.systems import BuildContext, build_system
+from semcom.train import check_stages, stage_for
 
 #: (classes, channels, (H, W)) of the data sets the shipped configs use.
 GEOMETRY = {

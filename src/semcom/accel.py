@@ -59,7 +59,9 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name.startswith("cuda"):
         index = int(name.split(":")[1]) if ":" in name else 0
         if not torch.cuda.is_available() or index >= torch.cuda.device_count():
-            raise DeviceError(f"device {name!r} is not available; here: {', '.join(available_devices())}")
+            raise DeviceError(
+                f"device {name!r} is not available; here: {', '.join(available_devices())}"
+            )
     if name == "mps" and not _mps_available():
         raise DeviceError(f"device 'mps' is not available; here: {', '.join(available_devices())}")
     return torch.device(name)

@@ -22,7 +22,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
-
 class ConfigError(ValueError):
     """The experiment configuration is invalid; the message names every bad field."""
 
@@ -136,7 +135,8 @@ class TeacherFeatureConfig(_Section):
 
 
 class TeacherConfig(_Section):
-    """Where the ``distill`` / ``feature_distill`` teacher comes from (:mod:`semcom.train.teacher`)."""
+    """Where the ``distill`` / ``feature_distill`` teacher comes from
+    (:mod:`semcom.train.teacher`)."""
 
     source: Literal["self", "backbone", "run"] = Field(
         "self",
@@ -275,7 +275,8 @@ class ExperimentConfig(_Section):
     experiment: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.+-]+$")
     seed: int = 0
     device: str = Field(
-        "auto", description="where networks run: auto (CUDA, then MPS, else CPU) | cpu | cuda[:N] | mps"
+        "auto",
+        description="where networks run: auto (CUDA, then MPS, else CPU) | cpu | cuda[:N] | mps",
     )
     data: DataConfig = Field(default_factory=DataConfig)
     backbone: BackboneConfig = Field(default_factory=BackboneConfig)
@@ -474,7 +475,8 @@ def expand_system(entry: dict[str, Any], where: str = "systems") -> list[dict[st
     ...     print(v)
     {'name': 'quantized-split', 'channels': 4, 'bits': 2}
     {'name': 'quantized-split', 'channels': 8, 'bits': 2}
-    >>> [v["train_snr_db"] for v in expand_system({"name": "lssc", "train_snr_db": {"value": [5, 20]}})]
+    >>> entry = {"name": "lssc", "train_snr_db": {"value": [5, 20]}}
+    >>> [v["train_snr_db"] for v in expand_system(entry)]
     [[5, 20]]
     >>> expand_system({"name": "lssc", "train_snr_db": [5, 20]})  # doctest: +ELLIPSIS
     Traceback (most recent call last):

@@ -8,8 +8,8 @@ import torch
 
 from semcom.channels import build_channel
 from semcom.nn.feature_codec import MISSING_FILL, FeatureCodec
-from semcom.systems import BuildContext, build_system
 from semcom.sscc.stats import batch_summary
+from semcom.systems import BuildContext, build_system
 from semcom.systems.separate_coding import FeatureCapacity, FeatureSSCC
 
 CTX = BuildContext(10, (3, 32, 32), "resnet-small", "layer2", "cifar10")

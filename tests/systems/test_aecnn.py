@@ -10,9 +10,9 @@ import torch
 
 from semcom.coding import Payload, PayloadError
 from semcom.coding.ans import max_overhead_bits
+from semcom.data import fetch_batch
 from semcom.latency.flops import count_params
 from semcom.systems import BuildContext, SystemConfigError, build_system
-from semcom.data import fetch_batch
 from semcom.train import Phase, train_phase
 
 

@@ -8,9 +8,9 @@ import torch
 
 from semcom.channels import build_channel
 from semcom.coding import Payload, PayloadError
+from semcom.data import fetch_batch
 from semcom.systems import BuildContext, SystemConfigError, build_system
 from semcom.systems.bottlenet import _erase
-from semcom.data import fetch_batch
 from semcom.train import Phase, train_phase
 
 
@@ -52,7 +52,9 @@ def test_analog_accuracy_rises_with_snr_on_awgn_and_rayleigh(analog, tiny_data) 
         accs = []
         for snr in (-10.0, 20.0):
             g = torch.Generator().manual_seed(0)
-            accs.append(_acc(analog.transport.transmit(analog, x, torch.full((256,), snr), channel, g), y))
+            accs.append(
+                _acc(analog.transport.transmit(analog, x, torch.full((256,), snr), channel, g), y)
+            )
         assert accs[1] > 0.9, accs
         assert accs[0] < accs[1], accs
 

@@ -11,15 +11,14 @@ import pytest
 import torch
 
 from semcom.channels import build_channel, mean_energy
-from semcom.data import build_dataset, take_first
+from semcom.data import build_dataset, fetch_batch, take_first
 from semcom.data.segmentation import (
     SegmentationTensorDataset,
     make_segmentation_images,
     synthetic_segmentation_datasets,
 )
-from semcom.tasks.functional import majority_pixel_accuracy
 from semcom.systems import BuildContext, SystemConfigError, build_system
-from semcom.data import fetch_batch
+from semcom.tasks.functional import majority_pixel_accuracy
 from semcom.train import Phase, train_phase
 
 
@@ -207,7 +206,9 @@ def test_bad_params_are_rejected_naming_the_field(
 # --- segmentation --------------------------------------------------------------------------------
 def test_synthetic_segmentation_set_is_deterministic_and_well_formed() -> None:
     train, test, info = synthetic_segmentation_datasets(40, 8)
-    assert info.task.kind == "segmentation" and info.num_classes == 6 and info.image_size == (32, 32)
+    assert (
+        info.task.kind == "segmentation" and info.num_classes == 6 and info.image_size == (32, 32)
+    )
     assert isinstance(train, SegmentationTensorDataset) and len(train) == 40 and len(test) == 8
     x, m = train[3]
     assert x.shape == (3, 32, 32) and m.shape == (32, 32) and m.dtype == torch.int64

@@ -8,8 +8,8 @@ import torch
 
 from semcom.coding import Payload, PayloadError
 from semcom.coding.image_codecs import float_to_uint8
-from semcom.systems import BuildContext, build_system
 from semcom.data import fetch_batch
+from semcom.systems import BuildContext, build_system
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import torch
 
 from semcom.coding import Payload, PayloadError
 from semcom.coding.ans import max_overhead_bits
-from semcom.systems import BuildContext, build_system, system_names
 from semcom.data import fetch_batch
+from semcom.systems import BuildContext, build_system, system_names
 from semcom.train import Phase, train_phase
 
 

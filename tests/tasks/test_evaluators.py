@@ -105,15 +105,17 @@ def test_multitask_metrics_by_name_and_the_mean_of_primaries() -> None:
     m = ev.compute()
     assert m["accuracy"] == 0.5 and m["miou"] == 1.0 and m["multitask_mean"] == 0.75
     assert task.primary_metric == "multitask_mean"
-    loss = task.loss({"cls": torch.zeros(2, 2), "seg": seg}, {"cls": torch.tensor([0, 1]), "seg": masks},
-                     {"seg": 0.0})  # fmt: skip
+    outputs = {"cls": torch.zeros(2, 2), "seg": seg}
+    loss = task.loss(outputs, {"cls": torch.tensor([0, 1]), "seg": masks}, {"seg": 0.0})
     assert float(loss) == pytest.approx(float(torch.log(torch.tensor(2.0))))
 
 
 def test_a_task_that_does_not_fit_the_data_names_both() -> None:
     task = build_task("classification", 10)
     check_fits(task, TaskSpec("classification", 10), "aecnn", "cifar10")
-    with pytest.raises(TaskError, match=r"system 'aecnn' does classification.*'camvid'.*segmentation"):
+    with pytest.raises(
+        TaskError, match=r"system 'aecnn' does classification.*'camvid'.*segmentation"
+    ):
         check_fits(task, TaskSpec("segmentation", 12), "aecnn", "camvid")
     with pytest.raises(TaskError, match="10 classes != 100"):
         check_fits(task, TaskSpec("classification", 100), "aecnn", "cifar100")

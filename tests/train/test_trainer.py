@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from semcom.systems import BuildContext, build_system, set_trainable
 from semcom.data import fetch_batch
 from semcom.storage.checkpoint import load_progress
+from semcom.systems import BuildContext, build_system, set_trainable
 from semcom.train import Phase, frozen_teacher, train_phase
 from semcom.train.losses import distillation_loss
 

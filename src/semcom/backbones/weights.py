@@ -44,7 +44,9 @@ def read_state(path: Path) -> dict[str, torch.Tensor]:
             return dict(load_file(str(path)))
         raw: Any = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt or truncated files raise many types
-        raise BackboneWeightsError(f"{path}: cannot read the weights: {type(exc).__name__}: {exc}") from None
+        raise BackboneWeightsError(
+            f"{path}: cannot read the weights: {type(exc).__name__}: {exc}"
+        ) from None
     for key in ("state_dict", "model"):
         if isinstance(raw, Mapping) and isinstance(raw.get(key), Mapping):
             raw = raw[key]
@@ -84,7 +86,9 @@ def load_backbone_weights(system: Any, spec: str) -> Path:
         if state and all(k.split(".", 1)[0] in ("head", "tail") for k in state):
             for role, module in roles.items():
                 prefix = f"{role}."
-                module.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
+                module.load_state_dict(
+                    {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+                )
             return path
         _load_network_state(roles, state, name)
     except RuntimeError as exc:
@@ -124,7 +128,9 @@ def _load_network_state(
         missing = [k for k in module.state_dict() if k not in placed[role]]
         missing = [k for k in missing if f"{role}.{k}" not in mismatched and "num_batches" not in k]
         if missing:
-            raise BackboneWeightsError(f"the weights lack {len(missing)} tensor(s) of {name}'s {role}: {missing[:5]}")
+            raise BackboneWeightsError(
+                f"the weights lack {len(missing)} tensor(s) of {name}'s {role}: {missing[:5]}"
+            )
         module.load_state_dict(placed[role], strict=False)
 
 

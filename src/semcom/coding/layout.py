@@ -91,7 +91,9 @@ class PayloadLayout:
             for d, (size, spec) in enumerate(zip(got, want, strict=True)):
                 if isinstance(spec, Dim):
                     if not spec.low <= size <= spec.high:
-                        return f"tensor {t} dimension {d} is {size}, allowed {spec.low}..{spec.high}"
+                        return (
+                            f"tensor {t} dimension {d} is {size}, allowed {spec.low}..{spec.high}"
+                        )
                 elif size != spec:
                     return (
                         f"payload shapes {[list(s) for s in payload.shapes]} do not match this "

@@ -17,7 +17,8 @@ structures to a device.
 >>> b = collate([(torch.zeros(1, 2, 2), 3), (torch.ones(1, 2, 2), 1)])
 >>> b.inputs.shape, b.targets.tolist()
 (torch.Size([2, 1, 2, 2]), [3, 1])
->>> boxes = [{"boxes": torch.zeros(n, 4), "labels": torch.zeros(n, dtype=torch.int64)} for n in (1, 2)]
+>>> def det(n): return {"boxes": torch.zeros(n, 4), "labels": torch.zeros(n, dtype=torch.int64)}
+>>> boxes = [det(1), det(2)]
 >>> t = collate_targets(boxes)
 >>> type(t).__name__, len(t), tuple(t[1]["boxes"].shape)
 ('list', 2, (2, 4))

@@ -14,7 +14,7 @@ from typing import Any
 from torch.utils.data import Dataset
 
 from semcom.eval.records import link_gains, link_records
-from semcom.transports import MeasurePlan, Measurement
+from semcom.transports import Measurement, MeasurePlan
 
 __all__ = ["evaluate_variant", "link_gains", "link_records", "measure_system"]
 

@@ -27,7 +27,9 @@ def save_weights(
     """Write ``module.state_dict()`` to ``path`` (safetensors), atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in module.state_dict().items()}
+    state = {
+        k: v.detach().to("cpu", copy=True).contiguous() for k, v in module.state_dict().items()
+    }
     tmp = path.with_suffix(path.suffix + ".tmp")
     save_file(state, str(tmp), metadata=metadata or {})
     _atomic_replace(tmp, path)

@@ -17,8 +17,8 @@ from typing import Any
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from semcom.systems import BuildContext, SplitSystem, build_system
 from semcom.storage.checkpoint import save_weights
+from semcom.systems import BuildContext, SplitSystem, build_system
 
 MODELS_DIR = "models"
 _FORMAT = "semcom-system/1"

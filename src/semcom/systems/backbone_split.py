@@ -21,6 +21,7 @@ a given seed does not depend on which system is built on it.
 from __future__ import annotations
 
 import math
+
 import torch
 from torch import nn
 

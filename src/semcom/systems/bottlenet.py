@@ -88,7 +88,8 @@ class BottleNetPP(BackboneSplitSystem):
         super().__init__(params, ctx)
         if len(self.feature_shape) != 3:
             raise SystemConfigError(
-                f"bottlenet++ needs a [C, H, W] feature at the split, got {list(self.feature_shape)}"
+                "bottlenet++ needs a [C, H, W] feature at the split, got "
+                f"{list(self.feature_shape)}"
             )
         width, h, w = self.feature_shape
         s, c = params.stride, params.hidden

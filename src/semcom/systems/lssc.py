@@ -54,7 +54,6 @@ from semcom.systems.registry import SystemConfigError, register_system
 from semcom.tasks import Task, build_task
 from semcom.transports import AnalogTransport, Transport
 
-
 #: what the UNet decoder outputs for each ``task`` parameter: the image (then classified) or the
 #: per-pixel logits themselves.
 DECODER_OUTPUT = {"classification": "image", "segmentation": "logits"}

@@ -75,7 +75,9 @@ class DetectionEvaluator(Evaluator):
             raise TaskError(f"{len(preds)} predictions for {len(truth)} targets")
         for i, (p, t) in enumerate(zip(preds, truth, strict=True)):
             arrived = delivered is None or bool(delivered[i])
-            self._preds.append(_cpu(p, ("boxes", "scores", "labels")) if arrived else empty_detection())
+            self._preds.append(
+                _cpu(p, ("boxes", "scores", "labels")) if arrived else empty_detection()
+            )
             self._targets.append(_cpu(t, ("boxes", "labels")))
         self._cache.clear()
 
@@ -98,7 +100,10 @@ class DetectionEvaluator(Evaluator):
             metric = MeanAveragePrecision(
                 iou_type="bbox", box_format="xyxy", backend="faster_coco_eval"
             )
-            preds = [p if k else empty_detection() for p, k in zip(self._preds, keep.tolist(), strict=True)]
+            preds = [
+                p if k else empty_detection()
+                for p, k in zip(self._preds, keep.tolist(), strict=True)
+            ]
             metric.update(preds, self._targets)
             result = metric.compute()
             values: Metrics = {}
@@ -141,7 +146,9 @@ class DetectionTask(Task):
             "boxes": det["boxes"].tolist(),
             "scores": det["scores"].tolist(),
             "labels": det["labels"].tolist(),
-            "label_names": [names[i] if 0 <= i < len(names) else str(i) for i in det["labels"].tolist()],
+            "label_names": [
+                names[i] if 0 <= i < len(names) else str(i) for i in det["labels"].tolist()
+            ],
         }
 
     def output_schema(self) -> dict[str, Any]:

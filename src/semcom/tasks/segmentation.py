@@ -29,7 +29,8 @@ from semcom.tasks.base import Evaluator, Metrics, Task, TaskError, masked_rows
 
 
 def _labels(output: Any, targets: Any) -> torch.Tensor:
-    """Predicted labels ``[B, H, W]`` from logits ``[B, K, H, W]`` (or labels of the masks' shape)."""
+    """Predicted labels ``[B, H, W]`` from logits ``[B, K, H, W]`` (or labels shaped as the
+    masks)."""
     if not isinstance(output, torch.Tensor) or not isinstance(targets, torch.Tensor):
         raise TaskError("segmentation expects logits [B, K, H, W] and masks [B, H, W] tensors")
     if output.dim() == targets.dim() + 1:
@@ -51,7 +52,11 @@ def per_sample_counts(
     k = num_classes
     truth = masks.reshape(b, -1).long()
     pred = preds.reshape(b, -1).long()
-    keep = truth != ignore_index if ignore_index is not None else torch.ones_like(truth, dtype=torch.bool)
+    keep = (
+        truth != ignore_index
+        if ignore_index is not None
+        else torch.ones_like(truth, dtype=torch.bool)
+    )
     rows = torch.arange(b, device=truth.device)[:, None].expand_as(truth)
     t, p, r = truth[keep], pred[keep], rows[keep]
     for name, v in (("masks", t), ("predictions", p)):

@@ -76,7 +76,9 @@ def scheduler_names() -> list[str]:
 
 def _check_kwargs(cls: type, kwargs: Mapping[str, Any], what: str, skip: Iterable[str]) -> None:
     params = inspect.signature(cls.__init__).parameters
-    allowed = [p for p in params if p not in ("self", *skip) and params[p].kind != params[p].VAR_KEYWORD]
+    allowed = [
+        p for p in params if p not in ("self", *skip) and params[p].kind != params[p].VAR_KEYWORD
+    ]
     unknown = sorted(set(kwargs) - set(allowed))
     if unknown:
         raise ValueError(
@@ -120,7 +122,9 @@ def resolve_schedule(spec: OptimSpec) -> tuple[str, type | None, dict[str, Any],
     name, kwargs = _split(spec, "schedule")
     interval = str(kwargs.pop("interval", "epoch"))
     if interval not in INTERVALS:
-        raise ValueError(f"schedule interval must be one of {', '.join(INTERVALS)}, got {interval!r}")
+        raise ValueError(
+            f"schedule interval must be one of {', '.join(INTERVALS)}, got {interval!r}"
+        )
     if name in BUILTIN_SCHEDULES:
         if kwargs:
             raise ValueError(f"schedule {name!r} takes no arguments, got {sorted(kwargs)}")

@@ -145,7 +145,8 @@ class Teacher:
 
     @torch.no_grad()
     def run(self, x: torch.Tensor, snr_db: torch.Tensor | None) -> Any:
-        """The teacher's output on ``x`` (its hooked features are kept for :meth:`feature_pairs`)."""
+        """The teacher's output on ``x`` (its hooked features are kept for
+        :meth:`feature_pairs`)."""
         if self.path is None:
             return self.model(x)
         return self.model(x, snr_db, self.path).output

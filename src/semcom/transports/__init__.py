@@ -3,7 +3,7 @@ that own measurement, timing, the rate and ratio fields of a record and the link
 (:mod:`semcom.transports.base`). Nothing outside this package branches on the kind of link."""
 
 from semcom.transports.analog import AnalogTransport
-from semcom.transports.base import MeasurePlan, Measurement, Transport, snr_generator
+from semcom.transports.base import Measurement, MeasurePlan, Transport, snr_generator
 from semcom.transports.none import NoTransport
 from semcom.transports.payload import PayloadTransport, round_trip
 from semcom.transports.phy import PHYResult, PHYTransport

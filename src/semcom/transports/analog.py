@@ -18,8 +18,8 @@ from torch.utils.data import Dataset
 from semcom.channels import build_channel
 from semcom.data.batch import fetch_batch, move_to
 from semcom.transports.base import (
-    MeasurePlan,
     Measurement,
+    MeasurePlan,
     batches,
     first_input,
     flops_of,
@@ -88,7 +88,9 @@ class AnalogTransport(SymbolTransport):
         return m
 
     @torch.no_grad()
-    def time(self, system: Any, test_set: Dataset, samples: int, device: Any = None) -> dict[str, float]:
+    def time(
+        self, system: Any, test_set: Dataset, samples: int, device: Any = None
+    ) -> dict[str, float]:
         device_t: list[float] = []
         edge_t: list[float] = []
         for i in range(min(samples, len(test_set))):  # type: ignore[arg-type]

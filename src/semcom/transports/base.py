@@ -162,7 +162,9 @@ class Transport(ABC):
         """Run ``system``'s real path over ``test_set`` and score it with its task."""
 
     @abstractmethod
-    def time(self, system: Any, test_set: Dataset, samples: int, device: Any = None) -> dict[str, float]:
+    def time(
+        self, system: Any, test_set: Dataset, samples: int, device: Any = None
+    ) -> dict[str, float]:
         """Median wall time per sample (batch of one) of the device and edge paths, seconds."""
 
     @abstractmethod

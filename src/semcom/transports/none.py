@@ -14,8 +14,8 @@ from torch.utils.data import Dataset
 
 from semcom.data.batch import fetch_batch, move_to
 from semcom.transports.base import (
-    MeasurePlan,
     Measurement,
+    MeasurePlan,
     Transport,
     batches,
     first_input,
@@ -55,7 +55,9 @@ class NoTransport(Transport):
         return m
 
     @torch.no_grad()
-    def time(self, system: Any, test_set: Dataset, samples: int, device: Any = None) -> dict[str, float]:
+    def time(
+        self, system: Any, test_set: Dataset, samples: int, device: Any = None
+    ) -> dict[str, float]:
         device_t: list[float] = []
         for i in range(min(samples, len(test_set))):  # type: ignore[arg-type]
             x = move_to(fetch_batch(test_set, torch.tensor([i])).inputs, device)

@@ -23,8 +23,8 @@ from semcom.coding import Payload
 from semcom.data.batch import fetch_batch, move_to
 from semcom.latency import shannon_rate_bps
 from semcom.transports.base import (
-    MeasurePlan,
     Measurement,
+    MeasurePlan,
     Transport,
     batches,
     finite_mean,
@@ -79,7 +79,9 @@ class PayloadTransport(Transport):
         return m
 
     @torch.no_grad()
-    def time(self, system: Any, test_set: Dataset, samples: int, device: Any = None) -> dict[str, float]:
+    def time(
+        self, system: Any, test_set: Dataset, samples: int, device: Any = None
+    ) -> dict[str, float]:
         device_t: list[float] = []
         edge_t: list[float] = []
         for i in range(min(samples, len(test_set))):  # type: ignore[arg-type]

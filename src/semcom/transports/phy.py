@@ -29,8 +29,8 @@ from semcom.data.batch import fetch_batch, move_to
 from semcom.sscc.stats import StatsLog
 from semcom.transports.analog import channel_from
 from semcom.transports.base import (
-    MeasurePlan,
     Measurement,
+    MeasurePlan,
     batches,
     first_input,
     flops_of,
@@ -102,7 +102,9 @@ class PHYTransport(SymbolTransport):
         return m
 
     @torch.no_grad()
-    def time(self, system: Any, test_set: Dataset, samples: int, device: Any = None) -> dict[str, float]:
+    def time(
+        self, system: Any, test_set: Dataset, samples: int, device: Any = None
+    ) -> dict[str, float]:
         device_t: list[float] = []
         edge_t: list[float] = []
         for i in range(min(samples, len(test_set))):  # type: ignore[arg-type]
