@@ -348,3 +348,4 @@ class UNetBaseline(LSSC):
 
     Params = UNetBaselineParams
     params: UNetBaselineParams
+    contract_params = ({"cbr": 0.25, "width": 4},)

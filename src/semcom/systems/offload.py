@@ -113,6 +113,7 @@ class OffloadJPEG(_Offload):
     """Send a JPEG at ``quality``."""
 
     Params = LossyParams
+    contract_params = ({"quality": 50},)
     codec = "jpeg"
 
 

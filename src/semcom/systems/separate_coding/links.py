@@ -26,6 +26,10 @@ class SSCC(_SourceChannelBaseline):
 
     Params = SSCCParams
     params: SSCCParams
+    contract_params = (
+        {"source": "webp", "qam": 16, "ldpc_rate": 0.5, "cbr": 1.0, "bp_iterations": 4},
+        {"source": "features", "qam": 4, "ldpc_rate": 0.5, "cbr": 0.25, "bp_iterations": 4},
+    )
 
     def __init__(self, params: SSCCParams, ctx: BuildContext) -> None:
         super().__init__(params, ctx)
@@ -125,6 +129,7 @@ class CapacityBound(_SourceChannelBaseline):
 
     Params = CapacityParams
     params: CapacityParams
+    contract_params = ({"source": "jpeg", "cbr": 1.0}, {"source": "features", "cbr": 0.25})
 
     def budgets(self, bits: torch.Tensor) -> list[int]:
         """Source budgets in bytes ``floor(bits / 8)`` (capped by the genie container)."""
