@@ -47,13 +47,9 @@ RECORD_FIELDS = {
 
 def context_for(name: str, params: dict) -> BuildContext:
     """A small context on which the system can be built (its own task decides the targets)."""
-    ctx = BuildContext(4, (3, 32, 32), "resnet-small", "layer2", "contract")
-    probe = build_system(name, params, ctx)
-    if probe.task.spec.kind != "classification":
-        ctx = BuildContext(4, (3, 32, 32), "resnet-small", "layer2", "contract", probe.task.spec)
-    if len(probe.ctx.input_shape) != len(ctx.input_shape):  # pragma: no cover - clip systems
-        ctx = probe.ctx
-    return ctx
+    shape = system_class(name).contract_input_shape
+    probe = build_system(name, params, BuildContext(4, shape, "resnet-small", "layer2", "contract"))
+    return BuildContext(4, shape, "resnet-small", "layer2", "contract", probe.task.spec)
 
 
 def example_targets(spec: TaskSpec, n: int, input_shape: tuple[int, ...], seed: int = 0):
@@ -107,7 +103,9 @@ def test_task_and_transport_are_declared_and_describe_is_json(built) -> None:
     json.dumps(system.describe())
     json.dumps(system.task.describe())
     json.dumps(system.task.output_schema())
-    assert set(system.roles()) and all(isinstance(m, torch.nn.Module) for m in system.roles().values())
+    assert set(system.roles()) and all(
+        isinstance(m, torch.nn.Module) for m in system.roles().values()
+    )
 
 
 def test_every_declared_path_trains(built) -> None:
@@ -145,8 +143,12 @@ def test_the_real_path_is_measured_with_costs_and_contract_records(built) -> Non
     )  # fmt: skip
     (record,) = records
     assert RECORD_FIELDS <= set(record), RECORD_FIELDS - set(record)
-    assert record[system.task.primary_metric] is None or 0 <= record[system.task.primary_metric] <= 1
-    assert set(record["metrics_within_deadline"]) >= set(system.task.metric_names) - {"multitask_mean"}
+    assert (
+        record[system.task.primary_metric] is None or 0 <= record[system.task.primary_metric] <= 1
+    )
+    assert set(record["metrics_within_deadline"]) >= set(system.task.metric_names) - {
+        "multitask_mean"
+    }
     json.dumps(record)
 
 

@@ -15,20 +15,32 @@ from torch import nn
 
 
 class Normalize(nn.Module):
-    """Per-channel affine normalisation ``(x - mean) / std`` of images in ``[0, 1]``.
+    """Per-channel affine normalisation ``(x - mean) / std`` of inputs in ``[0, 1]``, of any rank.
 
     Kept inside the model so that data loaders hand out raw ``[0, 1]`` pixels and offloading
-    baselines can rebuild the exact uint8 image.
+    baselines can rebuild the exact uint8 image. The statistics are aligned with dimension 1
+    whatever the rank: images ``[B, C, H, W]`` and clips ``[B, C, T, H, W]`` alike (a fixed
+    ``[1, C, 1, 1]`` view would align them with ``T`` on a clip, silently when ``T == C``).
+
+    >>> clip = torch.zeros(2, 3, 3, 4, 4)
+    >>> Normalize((0.0, 0.5, 1.0), (1.0, 1.0, 1.0))(clip)[0, :, 0, 0, 0].tolist()
+    [0.0, -0.5, -1.0]
     """
 
     def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
         super().__init__()
-        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.tensor(mean), persistent=False)
+        self.register_buffer("std", torch.tensor(std), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: ``[B, C, H, W]`` in ``[0, 1]`` → normalised, same shape."""
-        return (x - self.mean) / self.std
+        """``x``: ``[B, C, ...]`` in ``[0, 1]`` → normalised, same shape."""
+        if x.dim() < 2 or x.shape[1] != len(self.mean):
+            raise ValueError(
+                f"Normalize has statistics of {len(self.mean)} channels; input {list(x.shape)} "
+                "is not [B, C, ...] with that C"
+            )
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        return (x - self.mean.view(shape)) / self.std.view(shape)
 
 
 class SplitBackbone(nn.Module):

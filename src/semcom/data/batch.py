@@ -5,8 +5,10 @@ clip, in ``[0, 1]``), the target one of
 
 * a label (``int`` or a 0-d tensor) → a batch of labels int64 ``[B]``;
 * a tensor of a fixed shape (a mask ``[H, W]``) → stacked ``[B, H, W]``;
-* a dict of tensors whose sizes differ between samples (detection: ``{"boxes": [n, 4],
-  "labels": [n]}``) → a list of ``B`` such dicts (torchvision's detection convention);
+* a detection target, a dict with ``boxes`` (``{"boxes": [n, 4], "labels": [n]}``), or any dict
+  of tensors whose sizes differ between samples → a list of ``B`` such dicts (torchvision's
+  detection convention: always a list, even when every image has as many boxes);
+* a dict of tensors of fixed sizes → a dict of stacked tensors;
 * a dict of named sub-targets (multi-task: ``{"detection": {...}, "segmentation": mask}``) → a
   dict of the collated sub-targets.
 
@@ -65,10 +67,8 @@ def collate_targets(targets: Sequence[Any]) -> Targets:
         if any(not isinstance(t, Mapping) or list(t) != keys for t in targets):
             raise ValueError(f"samples' target dicts have different keys (first: {keys})")
         if _is_leaf_dict(first):
-            same = all(
-                t[k].shape == first[k].shape for t in targets for k in keys
-            )  # a fixed layout stacks, a ragged one (boxes) stays per sample
-            if not same:
+            same = all(t[k].shape == first[k].shape for t in targets for k in keys)
+            if "boxes" in first or not same:  # detection targets and ragged ones stay per sample
                 return [dict(t) for t in targets]
             return {k: torch.stack([t[k] for t in targets]) for k in keys}
         return {k: collate_targets([t[k] for t in targets]) for k in keys}

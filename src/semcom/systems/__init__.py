@@ -6,10 +6,13 @@ Importing this package registers every built-in system.
 from semcom.systems import (  # noqa: F401  (registration side effects)
     aecnn,
     bottlenet,
+    clip_split,
+    det_split,
     local,
     lssc,
     offload,
     quantized_split,
+    seg_split,
     separate_coding,
 )
 from semcom.systems.backbone_split import BackboneSplitSystem

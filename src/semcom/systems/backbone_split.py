@@ -41,12 +41,18 @@ class BackboneSplitSystem(SplitSystem):
 
     def __init__(self, params: SystemParams, ctx: BuildContext) -> None:
         super().__init__(params, ctx)
-        backbone = build_backbone(ctx.backbone, ctx.in_channels, ctx.num_classes)
-        self.head, self.tail = backbone.split(ctx.split_after)
+        head, tail, shape = self.build_network()
+        self.head, self.tail = head, tail
         #: shape of one sample's feature at the split.
-        self.feature_shape: tuple[int, ...] = tuple(
-            backbone.feature_shape(ctx.split_after, ctx.input_shape)
-        )
+        self.feature_shape: tuple[int, ...] = tuple(shape)
+
+    def build_network(self) -> tuple[nn.Module, nn.Module, tuple[int, ...]]:
+        """``(head, tail, feature shape)``: the context's backbone cut at ``split_after`` by
+        default; a system with a network of its own (a task-specific one) returns that."""
+        ctx = self.ctx
+        backbone = build_backbone(ctx.backbone, ctx.in_channels, ctx.num_classes)
+        head, tail = backbone.split(ctx.split_after)
+        return head, tail, tuple(backbone.feature_shape(ctx.split_after, ctx.input_shape))
 
     # --- structure -----------------------------------------------------------------------------
     def coder_roles(self) -> dict[str, nn.Module]:

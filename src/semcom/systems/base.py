@@ -168,6 +168,8 @@ class SplitSystem(nn.Module, ABC):
     #: parameter sets the contract test builds (``tests/systems/test_contract.py``): each must
     #: make a valid system on a small input of the task's kind.
     contract_params: ClassVar[tuple[dict[str, Any], ...]] = ({},)
+    #: the input shape (one sample) the contract test builds it on.
+    contract_input_shape: ClassVar[tuple[int, ...]] = (3, 32, 32)
 
     def __init__(self, params: SystemParams, ctx: BuildContext) -> None:
         super().__init__()

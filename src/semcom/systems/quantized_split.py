@@ -10,6 +10,7 @@ BottleNet++ replaces with a channel-aware analog code; alone it shows the full d
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from pydantic import Field
@@ -64,16 +65,27 @@ class QuantizedSplit(BackboneSplitSystem):
         """Shape ``(channels, H, W)`` of the quantised symbols of one sample."""
         return (self.params.channels, *self.feature_shape[1:])  # type: ignore[return-value]
 
-    def split_forward(
-        self, feature: torch.Tensor, snr_db: torch.Tensor | None, path: str
-    ) -> SystemOutput:
+    def coded(self, feature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training graph of the code: the edge's reconstruction of ``feature`` (through
+        straight-through quantisation) and the estimated bits per sample ``[B]`` (through
+        additive-noise quantisation)."""
         z = self.encoder(feature)
         u_noisy = self.quantizer(z, mode="noise")
         u_hard = self.quantizer(z, mode="ste")
         feature_hat = self.decoder(self.quantizer.dequantize(u_hard))
+        return feature_hat, self.entropy.estimate_bits(u_noisy)
+
+    def finish(self, feature_hat: torch.Tensor) -> Any:
+        """The edge's task output from the reconstructed feature (the backbone's tail)."""
+        return self.tail(feature_hat)
+
+    def split_forward(
+        self, feature: torch.Tensor, snr_db: torch.Tensor | None, path: str
+    ) -> SystemOutput:
+        feature_hat, rate = self.coded(feature)
         return SystemOutput(
-            output=self.tail(feature_hat),
-            rate_bits=self.entropy.estimate_bits(u_noisy),
+            output=self.finish(feature_hat),
+            rate_bits=rate,
             extras={"feature": feature, "feature_hat": feature_hat},
         )
 
@@ -119,8 +131,8 @@ class QuantizedSplit(BackboneSplitSystem):
         )
 
     @torch.no_grad()
-    def edge_decode(self, payloads: Sequence[Payload]) -> torch.Tensor:
+    def edge_decode(self, payloads: Sequence[Payload]) -> Any:
         for p in payloads:
             self.check_payload(p)
         symbols = self.entropy.decompress([p.chunks[0] for p in payloads], self.code_shape())
-        return self.tail(self.decoder(self.quantizer.dequantize(symbols)))
+        return self.finish(self.decoder(self.quantizer.dequantize(symbols)))
