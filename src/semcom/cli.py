@@ -53,6 +53,10 @@ def run(
     data_root: Annotated[
         Path | None, typer.Option("--data-root", help="where data sets live (or SEMCOM_DATA)")
     ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option("--device", help="auto (default: CUDA, MPS, else CPU) | cpu | cuda[:N] | mps"),
+    ] = None,
 ) -> None:
     """Train and evaluate an experiment; write config.yaml, metrics.json, report.md and plots."""
     from semcom.config import ConfigError, load_yaml, resolve
@@ -64,6 +68,8 @@ def run(
     overrides = list(set_)
     if data_root is not None:
         overrides.append(f"data.root={data_root}")
+    if device is not None:
+        overrides.append(f"device={device}")
     try:
         raw = load_yaml(config or default_config_path())
         cfg = resolve(raw, overrides)
@@ -105,6 +111,42 @@ def run(
     console.print(rich_table(summary_rows(result.records), title=f"{cfg.experiment} — {out_dir}"))
     console.print(
         f"wrote {out_dir}/config.yaml, metrics.json, report.md and plots in {result.seconds:.1f} s",
+        highlight=False,
+    )
+
+
+@app.command("eval")
+def eval_(
+    run_dir: Annotated[Path, typer.Argument(help="a directory written by `semcom run`")],
+    set_: Annotated[
+        list[str],
+        typer.Option("--set", help="override an evaluation setting: eval.*, data.*, device, seed"),
+    ] = [],  # noqa: B006
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="output folder (default: a new eval-<time> folder in the run)"),
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="auto | cpu | cuda[:N] | mps")
+    ] = None,
+) -> None:
+    """Re-score a run's stored variants on other channels, SNRs, devices, deadlines or test data,
+    without training; write metrics.json, report.md and plots beside."""
+    from semcom.data import DataUnavailableError
+    from semcom.eval.rescore import RescoreError, rescore_run
+    from semcom.report import rich_table, summary_rows
+    from semcom.storage.store import StoreError
+
+    overrides = list(set_) + ([f"device={device}"] if device else [])
+    try:
+        result = rescore_run(
+            run_dir, overrides, out, log=lambda m: console.print(m, highlight=False)
+        )
+    except (RescoreError, StoreError, DataUnavailableError) as exc:
+        _fail(str(exc))
+    console.print(rich_table(summary_rows(result.records), title=f"re-scored — {result.out_dir}"))
+    console.print(
+        f"wrote {result.out_dir}/metrics.json, report.md and plots in {result.seconds:.1f} s",
         highlight=False,
     )
 
@@ -293,6 +335,9 @@ def serve(
         int, typer.Option("--torch-threads", min=1, help="torch intra-op threads per worker")
     ] = 1,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level")] = "info",
+    device: Annotated[
+        str, typer.Option("--device", help="edge networks on: auto | cpu | cuda[:N] | mps")
+    ] = "auto",
 ) -> None:
     """Serve a run's digital systems over HTTP: POST /v1/infer, GET /v1/health, /v1/models,
     /v1/metrics."""
@@ -319,6 +364,7 @@ def serve(
             compute_timeout_s=timeout,
             compute_threads=threads,
             torch_threads=torch_threads,
+            device=device,
         )
         run_server(
             run_dir,
@@ -363,6 +409,9 @@ def infer(
     json_lines: Annotated[
         bool, typer.Option("--json", help="one JSON record per image instead of a table")
     ] = False,
+    device: Annotated[
+        str, typer.Option("--device", help="--run: the device part on cpu | cuda[:N] | mps | auto")
+    ] = "cpu",
 ) -> None:
     """Run the device part locally, send each image's payload to the server, print the
     prediction and the time of every stage."""
@@ -395,16 +444,18 @@ def infer(
                 max_retransmissions=max_retransmissions,
                 seed=seed,
             )
-        device = (
-            load_torch_device(run_dir, system)
+        from semcom.accel import resolve_device
+
+        device_part = (
+            load_torch_device(run_dir, system, resolve_device(device))
             if run_dir is not None
             else load_onnx_device(onnx, system)  # type: ignore[arg-type]
         )
-        inputs = list(iter_images(images, device.input_shape))
+        inputs = list(iter_images(images, device_part.input_shape))
     except (ClientError, StoreError, ValueError) as exc:
         _fail(str(exc))
 
-    table = Table(title=f"{device.variant} via {server}")
+    table = Table(title=f"{device_part.variant} via {server}")
     for col in ("image", "pred", "bytes", "device", "link", "parse", "decode", "edge", "overhead",
                 "total"):  # fmt: skip
         table.add_column(col, justify="left" if col == "image" else "right")
@@ -413,7 +464,7 @@ def infer(
     with EdgeClient(server, timeout_s=timeout) as client:
         for path, x in inputs:
             try:
-                result = infer_one(device, client, x, link)
+                result = infer_one(device_part, client, x, link)
             except (ClientError, LinkDropped) as exc:
                 failures += 1
                 if json_lines:
@@ -469,6 +520,90 @@ def data_fashion_mnist(
     except DataUnavailableError as exc:
         _fail(str(exc))
     console.print(f"Fashion-MNIST ready under {where}", highlight=False)
+
+
+def _print_dataset(train: object, test: object, info: object, header: str) -> None:
+    """What ``semcom data NAME`` prints once a set is loaded (class names are not markup)."""
+    from semcom.data import describe_dataset
+
+    console.print(header, highlight=False, markup=False)
+    text = describe_dataset(train, test, info)  # type: ignore[arg-type]
+    console.print(text, highlight=False, markup=False)
+
+
+@data_app.command("mnist")
+def data_mnist(
+    root: Annotated[Path | None, typer.Option("--root", help="data root (or SEMCOM_DATA)")] = None,
+) -> None:
+    """Make sure MNIST is available (data root, else torchvision's download); show what it holds."""
+    from semcom.data import DataUnavailableError, ensure_mnist, load_mnist
+
+    try:
+        where = ensure_mnist(str(root) if root else None)
+        train, test, info = load_mnist(where)
+    except DataUnavailableError as exc:
+        _fail(str(exc))
+    _print_dataset(train, test, info, f"MNIST ready under {where}")
+
+
+@data_app.command("cifar10")
+def data_cifar10(
+    root: Annotated[
+        Path | None,
+        typer.Option("--root", help="data root, a CIFAR-10 folder or a .tar.gz (or SEMCOM_DATA)"),
+    ] = None,
+) -> None:
+    """Find CIFAR-10 (torchvision's batches, an ImageFolder or an archive; decoded once and
+    cached) or download it; show what it holds."""
+    from semcom.data import DataUnavailableError, find_cifar10, load_cifar10, resolve_data_root
+
+    try:
+        train, test, info = load_cifar10(str(root) if root else None)
+    except DataUnavailableError as exc:
+        _fail(str(exc))
+    found = find_cifar10(resolve_data_root(str(root) if root else None))
+    where = f"{found[1]} ({found[0]})" if found else "the data root"
+    _print_dataset(train, test, info, f"CIFAR-10 ready from {where}")
+
+
+@data_app.command(
+    "image-folder", context_settings={"allow_extra_args": True, "ignore_unknown_options": False}
+)
+def data_image_folder(
+    ctx: typer.Context,
+    root: Annotated[
+        Path,
+        typer.Option(
+            "--root",
+            help="the folder (train/ + test/ or val/, or <class>/ folders) or a .tar.gz of it",
+        ),
+    ],
+    image_size: Annotated[
+        str, typer.Option("--image-size", help="H W, HxW or N (square) pixels")
+    ] = "32x32",
+    channels: Annotated[int, typer.Option("--channels", help="1 (grey) or 3 (RGB)")] = 3,
+    test_fraction: Annotated[
+        float,
+        typer.Option("--test-fraction", help="share of each class held out (<class>/ layout)"),
+    ] = 0.2,
+    seed: Annotated[int, typer.Option("--seed", help="seed of that split")] = 0,
+) -> None:
+    """Decode an image folder once (resized, grey or RGB) into the cache; show what it holds."""
+    from semcom.data import DataUnavailableError, ImageFolderOptions, prepare_image_folder
+
+    extra = list(ctx.args)
+    if len(extra) == 1 and extra[0].isdigit() and image_size.isdigit():  # --image-size H W
+        image_size, extra = f"{image_size}x{extra[0]}", []
+    if extra:
+        _fail(f"unexpected argument(s): {' '.join(extra)}")
+    try:
+        options = ImageFolderOptions(image_size, channels, test_fraction, seed)  # type: ignore[arg-type]
+        prepared = prepare_image_folder(root, options)
+    except (DataUnavailableError, ValueError) as exc:
+        _fail(str(exc))
+    how = "from the cache" if prepared.from_cache else "decoded into the cache"
+    header = f"{prepared.source}: {prepared.layout}; {how} {prepared.cache}"
+    _print_dataset(*prepared.datasets(), header)
 
 
 def main() -> None:  # pragma: no cover - console-script shim

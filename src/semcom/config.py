@@ -39,6 +39,26 @@ class DataConfig(_Section):
     eval_batch_size: int = Field(256, ge=1)
     train_subset: int | None = Field(None, ge=1, description="first N training samples only")
     test_subset: int | None = Field(None, ge=1, description="first N test samples only")
+    # options of the sets that take them (image-folder); None: the set's default
+    image_size: int | tuple[int, int] | None = Field(
+        None, description="image-folder: resize every image to (H, W) (or N x N)"
+    )
+    channels: Literal[1, 3] | None = Field(None, description="image-folder: grey (1) or RGB (3)")
+    test_fraction: float | None = Field(
+        None, gt=0, lt=1, description="image-folder, one folder of classes: the test share"
+    )
+    split_seed: int | None = Field(
+        None, description="image-folder, one folder of classes: seed of the split (default 0)"
+    )
+
+    def options(self) -> dict[str, Any]:
+        """The data set's keyword options (``None``: not given)."""
+        return {
+            "image_size": self.image_size,
+            "channels": self.channels,
+            "test_fraction": self.test_fraction,
+            "seed": self.split_seed,
+        }
 
 
 class BackboneConfig(_Section):

@@ -23,7 +23,7 @@ import torch
 from semcom.accel import DeviceError, resolve_device
 from semcom.backbones import BackboneWeightsError, load_backbone_weights
 from semcom.config import ConfigError, ExperimentConfig, dump_yaml, expand_system, variant_id
-from semcom.data import build_dataset, take_first
+from semcom.data import DataUnavailableError, build_dataset, take_first
 from semcom.eval.evaluate import evaluate_variant, measure_system
 from semcom.report import all_plots, write_metrics, write_report
 from semcom.storage.checkpoint import save_weights
@@ -228,7 +228,14 @@ def check_tasks(systems: list[SplitSystem], ctx: BuildContext) -> None:
 
 
 def _load_data(cfg: ExperimentConfig, log: Callable[[str], None]) -> tuple[Any, Any, BuildContext]:
-    train_set, test_set, info = build_dataset(cfg.data.name, cfg.data.root)
+    try:
+        train_set, test_set, info = build_dataset(
+            cfg.data.name, cfg.data.root, **cfg.data.options()
+        )
+    except ValueError as exc:
+        if isinstance(exc, DataUnavailableError):
+            raise
+        raise ConfigError(f"data: {exc}") from None
     if cfg.data.train_subset:
         train_set = take_first(train_set, cfg.data.train_subset)
     if cfg.data.test_subset:

@@ -42,3 +42,13 @@ def isolated_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Isolation:
     monkeypatch.setattr(fashion_mnist, "download_fashion_mnist", _no_network)
     monkeypatch.setattr(cifar10, "download_cifar10", _no_network)
     return real
+
+
+@pytest.fixture(autouse=True)
+def isolated_mnist(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], None]:
+    """MNIST's download fails as well; the real download function is handed back."""
+    import semcom.data.mnist as mnist
+
+    real = mnist.download_mnist
+    monkeypatch.setattr(mnist, "download_mnist", _no_network)
+    return real

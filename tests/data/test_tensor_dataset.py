@@ -6,8 +6,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from semcom.data import DatasetInfo, FirstN, ImageTensorDataset, take_first
-from semcom.data import fetch_batch
+from semcom.data import DatasetInfo, FirstN, ImageTensorDataset, fetch_batch, take_first
 
 
 def _dataset(n: int = 10) -> ImageTensorDataset:

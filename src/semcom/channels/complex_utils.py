@@ -94,11 +94,15 @@ def complex_normal(
 ) -> torch.Tensor:
     """Draws of ``CN(0, 1)`` of ``shape``: real and imaginary parts independent ``N(0, 1/2)``.
 
-    ``generator`` (if given) must live on ``device``.
+    With a ``generator`` the draws come from it, on its device, and are then moved to ``device``:
+    a seeded CPU generator gives the same noise whether the symbols live on the CPU or a GPU.
     """
     if not dtype.is_complex:
         raise ValueError(f"dtype must be a complex dtype, got {dtype}")
-    return torch.randn(tuple(shape), generator=generator, device=device, dtype=dtype)
+    if generator is not None:
+        draws = torch.randn(tuple(shape), generator=generator, device=generator.device, dtype=dtype)
+        return draws.to(device) if device is not None else draws
+    return torch.randn(tuple(shape), device=device, dtype=dtype)
 
 
 def mean_energy(z: torch.Tensor) -> torch.Tensor:

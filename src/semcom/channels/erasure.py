@@ -77,7 +77,8 @@ class BitErasureChannel(Channel):
         return_mask: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         prob = _per_sample_p(self.p if p is None else p, x)
-        mask = torch.rand(x.shape, generator=generator, device=x.device) < prob
+        gen_device = generator.device if generator is not None else x.device
+        mask = (torch.rand(x.shape, generator=generator, device=gen_device) < prob).to(x.device)
         fill = torch.full((), self.fill_value, dtype=x.dtype, device=x.device)
         if self.straight_through and (x.is_floating_point() or x.is_complex()):
             zero = torch.zeros((), dtype=x.dtype, device=x.device)

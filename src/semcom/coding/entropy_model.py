@@ -34,6 +34,7 @@ Coding
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 
@@ -258,7 +259,17 @@ class FactorizedEntropyModel(nn.Module):
 
     @torch.no_grad()
     def pmf(self) -> torch.Tensor:
-        """Discrete pmf ``[C, L]`` (float64) of the current parameters; rows sum to one."""
+        """Discrete pmf ``[C, L]`` (float64) of the current parameters; rows sum to one.
+
+        Computed in float64 on the CPU whatever device the model trains on, so the integer tables
+        :meth:`update` freezes do not depend on the accelerator (and a stream coded with them on
+        a GPU machine decodes bit-exactly on a CPU one)."""
+        if self.pmf_table.device.type != "cpu":
+            coder, self._coder = self._coder, None
+            try:
+                return copy.deepcopy(self).cpu().pmf()
+            finally:
+                self._coder = coder
         edges = torch.arange(self.num_symbols - 1, dtype=torch.float64) + 0.5
         logits = self._logits(edges.expand(self.channels, -1), dtype=torch.float64)
         cdf = torch.sigmoid(logits)

@@ -1,11 +1,17 @@
-"""Data sets as in-memory uint8 tensors: Fashion-MNIST, CIFAR-10 and a generated set.
+"""Data sets as in-memory uint8 tensors: Fashion-MNIST, MNIST, CIFAR-10, image folders, generated.
 
-* :func:`build_dataset` (``fashion-mnist``, ``cifar10``, ``synthetic``) → ``(train, test, info)``;
+* :func:`build_dataset` (``fashion-mnist``, ``mnist``, ``cifar10``, ``image-folder``,
+  ``synthetic``, ...) → ``(train, test, info)``;
 * :class:`ImageTensorDataset` (items and ``batch(index)`` as float ``[0, 1]``), :func:`take_first`;
 * :func:`ensure_fashion_mnist`: find or fetch Fashion-MNIST (data root, torchvision's layout,
   Debian's package, torchvision's download, ``apt-get``), else :class:`DataUnavailableError`;
+* :func:`ensure_mnist` / :func:`load_mnist`: MNIST from the data root (torchvision's layout or
+  the raw files) or torchvision's download, else :class:`DataUnavailableError`;
 * :func:`load_cifar10`: torchvision's pickled batches, an ImageFolder, or a ``.tar.gz`` of one
   (decoded once, cached as ``.npy``);
+* :func:`load_image_folder`: any class-folder set (or a ``.tar.gz`` of one), resized to one size,
+  grey or RGB, decoded once and cached as ``.npy``;
+* :func:`describe_dataset`: what a loaded set holds, in a few lines;
 * writers of generated data in those real formats (:mod:`semcom.data.writers`), for tests.
 """
 
@@ -19,15 +25,21 @@ from semcom.data.fashion_mnist import (
     load_fashion_mnist,
 )
 from semcom.data.idx import read_idx, write_idx
+from semcom.data.image_folder import ImageFolderOptions, load_image_folder, prepare_image_folder
 from semcom.data.info import IGNORE_INDEX, DatasetInfo, TaskSpec
+from semcom.data.mnist import MNIST_CLASSES, ensure_mnist, load_mnist
 from semcom.data.paths import DATA_ENV, default_cache_dir, default_data_root, resolve_data_root
-from semcom.data.registry import DATASET_NAMES, build_dataset
+from semcom.data.registry import DATASET_NAMES, DATASET_OPTIONS, build_dataset
+from semcom.data.summary import describe_dataset
 from semcom.data.synthetic import SYNTHETIC_CLASSES, make_pattern_images, synthetic_datasets
 from semcom.data.tensor_dataset import FirstN, ImageTensorDataset, take_first
 from semcom.data.writers import (
     write_cifar_imagefolder,
     write_cifar_torchvision,
     write_idx_fashion_mnist,
+    write_image_folder,
+    write_mnist_raw,
+    write_mnist_torchvision,
     write_tarball,
 )
 
@@ -41,23 +53,31 @@ __all__ = [
     "move_to",
     "CIFAR10_CLASSES",
     "DATASET_NAMES",
+    "DATASET_OPTIONS",
     "DATA_ENV",
     "DEBIAN_FASHION_MNIST_DIR",
     "FASHION_MNIST_CLASSES",
+    "MNIST_CLASSES",
     "SYNTHETIC_CLASSES",
     "DataFormatError",
     "DataUnavailableError",
     "DatasetInfo",
     "FirstN",
+    "ImageFolderOptions",
     "ImageTensorDataset",
     "build_dataset",
     "default_cache_dir",
     "default_data_root",
+    "describe_dataset",
     "ensure_fashion_mnist",
+    "ensure_mnist",
     "find_cifar10",
     "load_cifar10",
     "load_fashion_mnist",
+    "load_image_folder",
+    "load_mnist",
     "make_pattern_images",
+    "prepare_image_folder",
     "read_idx",
     "resolve_data_root",
     "synthetic_datasets",
@@ -66,5 +86,8 @@ __all__ = [
     "write_cifar_torchvision",
     "write_idx",
     "write_idx_fashion_mnist",
+    "write_image_folder",
+    "write_mnist_raw",
+    "write_mnist_torchvision",
     "write_tarball",
 ]

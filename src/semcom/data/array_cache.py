@@ -3,9 +3,10 @@
 An entry is a directory ``<cache>/decoded/<name>-<key>/`` holding ``train_images.npy``,
 ``train_labels.npy``, ``test_images.npy``, ``test_labels.npy`` (written with
 ``allow_pickle=False``, read the same way) and ``meta.json`` (class names, source, format
-version). ``key`` is derived from the source's path, size and modification time, so a changed
-source is decoded again. Entries appear atomically (built in a temporary directory, then renamed);
-a cache that cannot be written or read is skipped with a warning, never an error.
+version, and whatever small JSON facts the loader adds: :func:`cached_extra`). ``key`` is
+derived from the source's path, size and modification time, so a changed source is decoded
+again. Entries appear atomically (built in a temporary directory, then renamed); a cache that
+cannot be written or read is skipped with a warning, never an error.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,11 +61,16 @@ class DecodedSplits:
             )
 
 
-def cache_key(source: str | os.PathLike[str], extra: str = "") -> str:
-    """A short key for ``source``: its resolved path, size and mtime (and ``extra``)."""
+def cache_key(source: str | os.PathLike[str], extra: str = "", *, stat: bool = True) -> str:
+    """A short key for ``source``: its resolved path, size and mtime (and ``extra``).
+
+    With ``stat=False`` the size and mtime are left out: ``extra`` then has to say what changes
+    (e.g. a directory's listing, whose own mtime also moves when unrelated files come and go).
+    """
     path = Path(source).resolve()
-    st = path.stat()
-    text = f"{path}|{st.st_size}|{st.st_mtime_ns}|{extra}|v{CACHE_VERSION}"
+    st = path.stat() if stat else None
+    stamp = f"{st.st_size}|{st.st_mtime_ns}" if st is not None else "-"
+    text = f"{path}|{stamp}|{extra}|v{CACHE_VERSION}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -89,8 +97,22 @@ def load_cached(entry: Path) -> DecodedSplits | None:
         return None
 
 
-def save_cached(entry: Path, splits: DecodedSplits, source: str) -> bool:
-    """Write ``splits`` to ``entry`` atomically; ``False`` (and a warning) if that fails."""
+def cached_extra(entry: Path) -> dict[str, Any]:
+    """The ``extra`` facts :func:`save_cached` stored with ``entry`` (``{}`` if none)."""
+    try:
+        extra = json.loads((entry / "meta.json").read_text()).get("extra", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return extra if isinstance(extra, dict) else {}
+
+
+def save_cached(
+    entry: Path, splits: DecodedSplits, source: str, extra: Mapping[str, Any] | None = None
+) -> bool:
+    """Write ``splits`` to ``entry`` atomically; ``False`` (and a warning) if that fails.
+
+    ``extra`` (JSON) is stored in ``meta.json`` and read back by :func:`cached_extra`.
+    """
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=entry.parent, prefix=f".{entry.name}."))
@@ -101,6 +123,8 @@ def save_cached(entry: Path, splits: DecodedSplits, source: str) -> bool:
         for k in _ARRAYS:
             np.save(tmp / f"{k}.npy", np.ascontiguousarray(getattr(splits, k)), allow_pickle=False)
         meta = {"version": CACHE_VERSION, "classes": list(splits.classes), "source": source}
+        if extra:
+            meta["extra"] = dict(extra)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         if entry.exists():  # someone else finished first, or a stale entry: replace it
             shutil.rmtree(entry, ignore_errors=True)

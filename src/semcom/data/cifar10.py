@@ -27,21 +27,16 @@ own (already shuffled) order.
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import io
 import logging
-import lzma
 import os
 import re
-import tarfile
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from semcom.data.archive import ARCHIVE_SUFFIXES, is_archive, tar_members
 from semcom.data.array_cache import (
     DecodedSplits,
     cache_entry,
@@ -52,6 +47,7 @@ from semcom.data.array_cache import (
 from semcom.data.decode import decode_images
 from semcom.data.errors import DataFormatError, DataUnavailableError
 from semcom.data.info import DatasetInfo
+from semcom.data.ordering import round_robin_order
 from semcom.data.paths import DATA_ENV, resolve_data_root
 from semcom.data.safe_pickle import restricted_loads
 from semcom.data.tensor_dataset import ImageTensorDataset
@@ -77,7 +73,6 @@ TRAIN_BATCHES: tuple[str, ...] = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
 META_FILE = "batches.meta"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
-ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 _SUBFOLDERS = ("cifar10", "cifar-10", "CIFAR10", "cifar10-jpeg")
 _IMAGE_MEMBER = re.compile(
     r"(?:^|/)(train|test)/([^/]+)/([^/]+\.(?:png|jpe?g|webp|bmp))$", re.IGNORECASE
@@ -85,11 +80,6 @@ _IMAGE_MEMBER = re.compile(
 
 #: What :func:`find_cifar10` returns: the format and where it is.
 Found = tuple[str, Path]
-
-
-def is_archive(path: Path) -> bool:
-    """Whether ``path`` is a file with a tar archive suffix."""
-    return path.is_file() and path.name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
 def _is_torchvision_dir(path: Path) -> bool:
@@ -230,12 +220,7 @@ def _from_encoded(items: list[tuple[str, str, str, bytes]], source: str) -> Deco
     for split in ("train", "test"):
         chosen = sorted(by_split[split], key=lambda it: (index[it[1]], it[2]))
         labels = np.array([index[c] for _, c, _, _ in chosen], dtype=np.int64)
-        # round-robin over classes: rank within its class first, class second
-        rank = np.zeros(len(labels), dtype=np.int64)
-        for c in range(len(classes)):
-            where = np.flatnonzero(labels == c)
-            rank[where] = np.arange(len(where))
-        order = np.lexsort((labels, rank))
+        order = round_robin_order(labels)  # rank within its class first, class second
         decoded = decode_images(
             [chosen[i][3] for i in order],
             [f"{source}:{split}/{chosen[i][1]}/{chosen[i][2]}" for i in order],
@@ -256,35 +241,11 @@ def _read_imagefolder(path: Path) -> DecodedSplits:
     return _from_encoded(items, str(path))
 
 
-def _tar_members(path: Path) -> Iterator[tuple[str, bytes]]:
-    """``(member name, bytes)`` of every regular file in the archive.
-
-    The archive is decompressed in memory first: ``tarfile`` over a compressed stream is several
-    times slower for archives of many small files.
-    """
-    raw = path.read_bytes()
-    try:
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        elif raw[:3] == b"BZh":
-            raw = bz2.decompress(raw)
-        elif raw[:6] == b"\xfd7zXZ\x00":
-            raw = lzma.decompress(raw)
-        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:
-            for member in tar:
-                if member.isfile():
-                    f = tar.extractfile(member)
-                    if f is not None:
-                        yield member.name, f.read()
-    except (OSError, EOFError, tarfile.TarError, lzma.LZMAError, ValueError) as exc:
-        raise DataFormatError(f"{path}: corrupt or truncated archive: {exc}") from exc
-
-
 def _read_archive(path: Path) -> DecodedSplits:
     batches: dict[str, bytes] = {}
     images: list[tuple[str, str, str, bytes]] = []
     wanted = {*TRAIN_BATCHES, TEST_BATCH, META_FILE}
-    for name, data in _tar_members(path):
+    for name, data in tar_members(path):
         base = name.rsplit("/", 1)[-1]
         if base in wanted:
             batches[base] = data

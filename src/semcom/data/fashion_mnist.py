@@ -17,7 +17,8 @@
    ``apt-get update`` if the first attempt fails), then step 3 again;
 6. otherwise :class:`DataUnavailableError` naming the ways to get it.
 
-The files are read by :mod:`semcom.data.idx` (header and length checks), not by torchvision.
+The files are read by :mod:`semcom.data.idx` (header and length checks), not by torchvision;
+finding, checking, unpacking and loading them is shared with MNIST (:mod:`semcom.data.idx_set`).
 """
 
 from __future__ import annotations
@@ -26,14 +27,12 @@ import logging
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from semcom.data.errors import DataFormatError, DataUnavailableError
-from semcom.data.idx import parse_idx, read_idx, read_idx_bytes, write_atomic
+from semcom.data.errors import DataUnavailableError
+from semcom.data.idx import write_atomic
+from semcom.data.idx_set import FILES as FILES  # re-exported: the file names
+from semcom.data.idx_set import IdxImageSet, find_files
 from semcom.data.info import DatasetInfo
 from semcom.data.paths import DATA_ENV, resolve_data_root
 from semcom.data.tensor_dataset import ImageTensorDataset
@@ -53,44 +52,23 @@ FASHION_MNIST_CLASSES: tuple[str, ...] = (
     "Bag",
     "Ankle boot",
 )
+#: The set's files, checks and loader (torchvision's folder ``FashionMNIST``).
+FASHION_MNIST = IdxImageSet("fashion-mnist", "Fashion-MNIST", "FashionMNIST", FASHION_MNIST_CLASSES)
 
 #: Where Debian's ``dataset-fashion-mnist`` package installs the four ``.gz`` files.
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 #: The Debian package name.
 DEBIAN_PACKAGE = "dataset-fashion-mnist"
 
-#: Base file names (torchvision's uncompressed names; Debian and the original site add ``.gz``).
-FILES: dict[str, str] = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
-_SIZES = {"train": 60_000, "test": 10_000}
-
 
 def raw_dir(data_root: str | os.PathLike[str]) -> Path:
     """torchvision's folder for the files: ``<data_root>/FashionMNIST/raw``."""
-    return Path(data_root) / "FashionMNIST" / "raw"
-
-
-def find_files(directory: str | os.PathLike[str]) -> dict[str, Path] | None:
-    """The four files in ``directory`` (uncompressed preferred, else ``.gz``), or ``None``."""
-    directory = Path(directory)
-    found: dict[str, Path] = {}
-    for key, base in FILES.items():
-        for name in (base, base + ".gz"):
-            if (directory / name).is_file():
-                found[key] = directory / name
-                break
-        else:
-            return None
-    return found
+    return FASHION_MNIST.raw_dir(data_root)
 
 
 def locate_fashion_mnist(data_root: str | os.PathLike[str]) -> dict[str, Path] | None:
     """The files under ``data_root`` (torchvision's layout, else directly in it), or ``None``."""
-    return find_files(raw_dir(data_root)) or find_files(data_root)
+    return FASHION_MNIST.locate(data_root)
 
 
 def unavailable_message(data_root: Path, tried: list[str]) -> str:
@@ -111,31 +89,9 @@ def unavailable_message(data_root: Path, tried: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _validate(key: str, array: np.ndarray, source: str) -> None:
-    """Checks of one array: uint8 images ``[N, 28, 28]`` or labels ``[N]`` in ``0..9``."""
-    if key.endswith("images"):
-        if array.ndim != 3 or array.shape[1:] != (28, 28) or array.dtype != np.uint8:
-            raise DataFormatError(
-                f"{source}: expected uint8 images [N, 28, 28], got {array.dtype} {array.shape}"
-            )
-    else:
-        if array.ndim != 1 or array.dtype != np.uint8:
-            raise DataFormatError(
-                f"{source}: expected uint8 labels [N], got {array.dtype} {array.shape}"
-            )
-        if array.size and int(array.max()) >= len(FASHION_MNIST_CLASSES):
-            raise DataFormatError(f"{source}: label {int(array.max())} out of range 0..9")
-
-
 def _install_into(files: dict[str, Path], target: Path) -> None:
     """Validate ``files`` and write them uncompressed into ``target`` (atomically, per file)."""
-    decoded = {}
-    for key, path in files.items():
-        data = read_idx_bytes(path)
-        _validate(key, parse_idx(data, source=str(path)), str(path))
-        decoded[key] = data
-    for key, data in decoded.items():
-        write_atomic(target / FILES[key], data)
+    FASHION_MNIST.install_into(files, target, write=write_atomic)
 
 
 def _copy_from_debian(data_root: Path, tried: list[str]) -> Path | None:
@@ -158,15 +114,7 @@ def download_fashion_mnist(data_root: Path) -> None:
 
     Raises whatever torchvision or the file system raise (the caller records it).
     """
-    from torchvision.datasets import FashionMNIST
-
-    data_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=data_root, prefix=".download-") as staging:
-        FashionMNIST(staging, train=True, download=True)
-        files = find_files(raw_dir(staging))
-        if files is None:
-            raise RuntimeError("torchvision's download left no complete set of files")
-        _install_into(files, raw_dir(data_root))
+    FASHION_MNIST.download(data_root, write=write_atomic)
 
 
 def _apt_get_install(tried: list[str]) -> bool:
@@ -220,18 +168,8 @@ def ensure_fashion_mnist(
     if found is not None:
         return found
 
-    try:
-        download_fashion_mnist(data_root)
-    except Exception as exc:  # no internet, proxy errors, checksum, disk: all mean "not this way"
-        first = str(exc).strip().splitlines()
-        tried.append(
-            f"torchvision download failed: {type(exc).__name__}: "
-            + (" ".join(first[-2:]) if first else "")
-        )
-    else:
-        if locate_fashion_mnist(data_root) is not None:
-            return data_root
-        tried.append("torchvision download finished but left no files")
+    if FASHION_MNIST.try_download(download_fashion_mnist, data_root, tried):
+        return data_root
 
     if install_system_package:
         if not _is_root():
@@ -241,26 +179,6 @@ def ensure_fashion_mnist(
             if found is not None:
                 return found
     raise DataUnavailableError(unavailable_message(data_root, tried))
-
-
-def _load_split(files: dict[str, Path], split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    images = read_idx(files[f"{split}_images"])
-    labels = read_idx(files[f"{split}_labels"])
-    _validate(f"{split}_images", images, str(files[f"{split}_images"]))
-    _validate(f"{split}_labels", labels, str(files[f"{split}_labels"]))
-    if len(images) != len(labels):
-        raise DataFormatError(
-            f"{files[f'{split}_images']}: {len(images)} images but "
-            f"{files[f'{split}_labels']} has {len(labels)} labels"
-        )
-    if len(images) != _SIZES[split]:
-        log.info(
-            "Fashion-MNIST %s split has %d samples (the real set has %d)",
-            split,
-            len(images),
-            _SIZES[split],
-        )
-    return torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
 
 
 def load_fashion_mnist(
@@ -275,7 +193,4 @@ def load_fashion_mnist(
     files = locate_fashion_mnist(directory)
     if files is None:  # pragma: no cover - ensure_fashion_mnist just found them
         raise DataUnavailableError(unavailable_message(Path(directory), []))
-    info = DatasetInfo("fashion-mnist", 10, (1, 28, 28), FASHION_MNIST_CLASSES)
-    train = ImageTensorDataset(*_load_split(files, "train"), info=info)
-    test = ImageTensorDataset(*_load_split(files, "test"), info=info)
-    return train, test, info
+    return FASHION_MNIST.load(files)

@@ -7,18 +7,31 @@ from collections.abc import Callable
 from typing import Any
 
 from semcom.data.cifar10 import load_cifar10
+from semcom.data.clips import synthetic_clip_datasets
+from semcom.data.detection import synthetic_detection_datasets
 from semcom.data.fashion_mnist import load_fashion_mnist
+from semcom.data.image_folder import load_image_folder
 from semcom.data.info import DatasetInfo
+from semcom.data.mnist import load_mnist
 from semcom.data.segmentation import synthetic_segmentation_datasets
 from semcom.data.synthetic import synthetic_datasets
 
-Loader = Callable[[Any], tuple[Any, Any, DatasetInfo]]
+#: ``loader(root, **options) -> (train, test, info)``.
+Loader = Callable[..., tuple[Any, Any, DatasetInfo]]
 
 _LOADERS: dict[str, Loader] = {
     "fashion-mnist": load_fashion_mnist,
     "cifar10": load_cifar10,
     "synthetic": lambda root: synthetic_datasets(),
     "synthetic-segmentation": lambda root: synthetic_segmentation_datasets(),
+    "synthetic-detection": lambda root: synthetic_detection_datasets(),
+    "synthetic-clips": lambda root: synthetic_clip_datasets(),
+    "mnist": load_mnist,
+    "image-folder": load_image_folder,
+}
+#: The keyword options each set takes (``data`` options of a config); the others take none.
+DATASET_OPTIONS: dict[str, tuple[str, ...]] = {
+    "image-folder": ("image_size", "channels", "test_fraction", "seed"),
 }
 #: The names :func:`build_dataset` accepts.
 DATASET_NAMES: tuple[str, ...] = tuple(_LOADERS)
@@ -27,11 +40,13 @@ _ALIASES = {
     "fashionmnist": "fashion-mnist",
     "cifar-10": "cifar10",
     "cifar_10": "cifar10",
+    "imagefolder": "image-folder",
+    "image_folder": "image-folder",
 }
 
 
 def build_dataset(
-    name: str, root: str | os.PathLike[str] | None = None
+    name: str, root: str | os.PathLike[str] | None = None, **options: Any
 ) -> tuple[Any, Any, DatasetInfo]:
     """``(train_set, test_set, info)`` of the data set ``name``.
 
@@ -39,11 +54,22 @@ def build_dataset(
       :func:`semcom.data.fashion_mnist.ensure_fashion_mnist`);
     * ``cifar10``: 50 000 / 10 000 RGB ``3×32×32`` images
       (:func:`semcom.data.cifar10.load_cifar10`);
+    * ``mnist``: 60 000 / 10 000 grey ``1×28×28`` digits, classes ``"0"`` .. ``"9"``
+      (:func:`semcom.data.mnist.load_mnist`: torchvision's layout or the raw files in the root);
+    * ``image-folder``: any classification set of class folders (``train/`` + ``test/`` or
+      ``val/``, or one folder of ``<class>/`` split by ``test_fraction``), or a ``.tar.gz`` of
+      one; ``root`` is that folder or archive (:mod:`semcom.data.image_folder`). Options:
+      ``image_size`` (``(H, W)`` or ``N``, default ``(32, 32)``), ``channels`` (1 or 3, default
+      3), ``test_fraction`` (default 0.2) and ``seed`` (default 0) of the single-folder split;
     * ``synthetic``: 3 000 / 500 generated grey ``1×28×28`` shape images, 10 classes
       (:mod:`semcom.data.synthetic`; ``root`` is ignored);
     * ``synthetic-segmentation``: 2 000 / 400 generated RGB ``3×32×32`` images of random shapes
       with per-pixel masks over 6 classes (background + 5 shapes; ``info.task.kind ==
-      "segmentation"``; :mod:`semcom.data.segmentation`; ``root`` is ignored).
+      "segmentation"``; :mod:`semcom.data.segmentation`; ``root`` is ignored);
+    * ``synthetic-detection``: 2 000 / 400 generated RGB ``3×32×32`` images of one to three
+      shapes with their boxes, 3 classes (:mod:`semcom.data.detection`; ``root`` is ignored);
+    * ``synthetic-clips``: 1 600 / 320 generated grey ``1×8×16×16`` clips of a square moving in
+      one of 4 directions (:mod:`semcom.data.clips`; ``root`` is ignored).
 
     Classification sets are :class:`~semcom.data.tensor_dataset.ImageTensorDataset` (uint8 in
     memory, float ``[0, 1]`` batches); the segmentation set is a
@@ -51,20 +77,35 @@ def build_dataset(
     masks ``[B, H, W]``). ``root`` is the data root (else ``$SEMCOM_DATA``, else
     ``~/.cache/semcom/data``).
 
+    ``options`` are the set's keyword options (:data:`DATASET_OPTIONS`); one whose value is
+    ``None`` counts as not given (so a config can pass all its fields), any other a set does not
+    take is a ``ValueError``.
+
     >>> train, test, info = build_dataset("synthetic")
     >>> len(train), len(test), info.image_size
     (3000, 500, (28, 28))
     >>> train, test, info = build_dataset("synthetic-segmentation")
     >>> len(train), info.num_classes, info.task.kind, tuple(train.batch([0, 1])[1].shape)
     (2000, 6, 'segmentation', (2, 32, 32))
-    >>> build_dataset("mnist")  # doctest: +NORMALIZE_WHITESPACE
+    >>> build_dataset("imagenet")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: unknown data set 'mnist';
-    allowed: fashion-mnist, cifar10, synthetic, synthetic-segmentation
+    ValueError: unknown data set 'imagenet'; allowed: fashion-mnist, cifar10, synthetic, ...
+    >>> build_dataset("synthetic", image_size=None)[2].name  # None: not given
+    'synthetic'
+    >>> build_dataset("synthetic", channels=3)
+    Traceback (most recent call last):
+    ...
+    ValueError: data set 'synthetic' takes no option channels
     """
     key = name.strip().lower()
     key = _ALIASES.get(key, key)
     if key not in _LOADERS:
         raise ValueError(f"unknown data set {name!r}; allowed: {', '.join(DATASET_NAMES)}")
-    return _LOADERS[key](root)
+    given = {k: v for k, v in options.items() if v is not None}
+    allowed = DATASET_OPTIONS.get(key, ())
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        takes = f"; it takes {', '.join(allowed)}" if allowed else ""
+        raise ValueError(f"data set {key!r} takes no option {', '.join(unknown)}{takes}")
+    return _LOADERS[key](root, **given)

@@ -26,7 +26,7 @@ from typing import Any
 
 from semcom.accel import DeviceError, resolve_device
 from semcom.config import ConfigError, apply_overrides, dump_yaml, load_yaml, parse_config
-from semcom.data import build_dataset, take_first
+from semcom.data import DataUnavailableError, build_dataset, take_first
 from semcom.eval.evaluate import evaluate_variant
 from semcom.report import all_plots, write_metrics, write_report
 from semcom.storage.store import StoredSystem, load_run
@@ -39,6 +39,10 @@ RESCORE_FIELDS = (
     "data.root",
     "data.test_subset",
     "data.eval_batch_size",
+    "data.image_size",
+    "data.channels",
+    "data.test_fraction",
+    "data.split_seed",
     "device",
     "seed",
 )
@@ -140,7 +144,12 @@ def rescore_run(
     except DeviceError as exc:
         raise RescoreError(f"device: {exc}") from None
     stored = load_run(run)
-    _, test_set, info = build_dataset(cfg.data.name, cfg.data.root)
+    try:
+        _, test_set, info = build_dataset(cfg.data.name, cfg.data.root, **cfg.data.options())
+    except ValueError as exc:
+        if isinstance(exc, DataUnavailableError):
+            raise
+        raise RescoreError(f"data: {exc}") from None
     if cfg.data.test_subset:
         test_set = take_first(test_set, cfg.data.test_subset)
     for variant, item in stored.items():

@@ -152,7 +152,7 @@ def probe(model: ServedModel) -> None:
     reason = model.system.transport.serve_refusal(model.system)
     if reason is None:
         try:
-            x = torch.zeros(1, *model.input_shape)
+            x = torch.zeros(1, *model.input_shape, device=model.system.model_device)
             with torch.inference_mode():
                 payload = model.system.device_encode(x)[0]
             wire = payload.to_bytes()
@@ -175,10 +175,13 @@ def _short(name: str) -> str:
 class ModelCatalog:
     """The variants of a run, served or not (see the module docstring)."""
 
-    def __init__(self, stored: Mapping[str, StoredSystem]) -> None:
+    def __init__(
+        self, stored: Mapping[str, StoredSystem], device: torch.device | str | None = None
+    ) -> None:
         self.models: dict[str, ServedModel] = {}
         for variant, item in sorted(stored.items()):
-            model = ServedModel(variant, item.system.eval(), dict(item.params))
+            system = item.system.eval() if device is None else item.system.to(device).eval()
+            model = ServedModel(variant, system, dict(item.params))
             probe(model)
             if model.served:
                 for module in model.system.edge_modules():

@@ -103,16 +103,16 @@ class DeviceSide(Protocol):
 class TorchDevice:
     """The device side of a stored system, run in PyTorch (``device_encode``)."""
 
-    def __init__(self, stored: StoredSystem) -> None:
+    def __init__(self, stored: StoredSystem, device: torch.device | str | None = None) -> None:
         self.stored = stored
-        self.system = stored.system.eval()
+        self.system = stored.system.eval() if device is None else stored.system.to(device).eval()
         self.variant = stored.variant
         self.system_name = self.system.name
         self.input_shape: tuple[int, ...] = tuple(self.system.ctx.input_shape)
 
     def encode(self, x: torch.Tensor) -> list[Payload]:
         with torch.inference_mode():
-            return self.system.device_encode(x)
+            return self.system.device_encode(x.to(self.system.model_device))
 
 
 def choose_variant(stored: dict[str, StoredSystem], system: str | None) -> StoredSystem:
@@ -148,9 +148,12 @@ def choose_variant(stored: dict[str, StoredSystem], system: str | None) -> Store
     )
 
 
-def load_torch_device(run_dir: str | Path, system: str | None = None) -> TorchDevice:
-    """The PyTorch device part of ``run_dir``'s variant chosen by :func:`choose_variant`."""
-    return TorchDevice(choose_variant(load_run(run_dir), system))
+def load_torch_device(
+    run_dir: str | Path, system: str | None = None, device: torch.device | str | None = None
+) -> TorchDevice:
+    """The PyTorch device part of ``run_dir``'s variant chosen by :func:`choose_variant`, run on
+    ``device`` (default: the CPU)."""
+    return TorchDevice(choose_variant(load_run(run_dir), system), device)
 
 
 def load_onnx_device(onnx_dir: str | Path, system: str | None = None) -> DeviceSide:
@@ -329,7 +332,9 @@ class InferenceResult:
     """One image end to end. Times in seconds (``server_ms``: the server's own breakdown, ms)."""
 
     model: str
-    prediction: int
+    #: the class index (classification), or a short summary of another task's answer
+    #: (``"3 boxes"``, ``"mask 32x32"``); the whole answer is in :attr:`response`.
+    prediction: int | str
     payload_bytes: int
     device_s: float
     link_s: float
@@ -368,6 +373,23 @@ class InferenceResult:
         return out
 
 
+def summarize_answer(answer: dict[str, Any]) -> int | str:
+    """The class index of a classification answer, else a short summary of the task's answer
+    (boxes, mask, or each sub-task of a multi-task answer)."""
+    if "prediction" in answer:
+        return int(answer["prediction"])
+    if "boxes" in answer:
+        return f"{len(answer['boxes'])} boxes"
+    if "mask_png" in answer:
+        return f"mask {answer.get('height')}x{answer.get('width')}"
+    parts = [
+        f"{name}: {summarize_answer(sub)}"
+        for name, sub in answer.items()
+        if isinstance(sub, dict) and name != "timing_ms"
+    ]
+    return "; ".join(parts) or "?"
+
+
 def infer_one(
     device: DeviceSide,
     client: EdgeClient,
@@ -379,8 +401,8 @@ def infer_one(
 
     ``model`` is the ``?model=`` to send (default: the device's variant id).
     """
-    if x.dim() != 4 or x.shape[0] != 1:
-        raise ClientError(f"expected one sample [1, C, H, W], got {tuple(x.shape)}")
+    if x.dim() < 4 or x.shape[0] != 1:
+        raise ClientError(f"expected one sample [1, C, H, W] (or a clip), got {tuple(x.shape)}")
     t0 = time.perf_counter()
     body = device.encode(x)[0].to_bytes()
     t1 = time.perf_counter()
@@ -390,7 +412,7 @@ def infer_one(
     t3 = time.perf_counter()
     return InferenceResult(
         model=answer["model"],
-        prediction=int(answer["prediction"]),
+        prediction=summarize_answer(answer),
         payload_bytes=len(body),
         device_s=t1 - t0,
         link_s=t2 - t1,

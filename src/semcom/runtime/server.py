@@ -57,6 +57,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from semcom.accel import resolve_device
 from semcom.coding import Payload, PayloadError
 from semcom.runtime.catalog import ModelCatalog, SelectionError, ServedModel
 from semcom.runtime.server_metrics import ServerMetrics
@@ -84,6 +85,8 @@ class ServerConfig:
         read_timeout_s: longest wait for the request body, seconds.
         compute_threads: threads running decode + edge compute (default: CPU count, at most 4).
         torch_threads: torch intra-op threads per worker (``None`` leaves torch's default).
+        device: where the edge networks run (``auto``: CUDA, MPS, else CPU; payload decoding
+            stays on the CPU).
         max_pending: computations queued or running before new requests get a 503.
     """
 
@@ -92,6 +95,7 @@ class ServerConfig:
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
     compute_threads: int | None = None
     torch_threads: int | None = 1
+    device: str = "auto"
     max_pending: int = DEFAULT_MAX_PENDING
 
     def __post_init__(self) -> None:
@@ -104,6 +108,9 @@ class ServerConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
+        from semcom.accel import check_device_name
+
+        check_device_name(self.device)
         if self.max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {self.max_pending}")
 
@@ -309,7 +316,7 @@ def create_app(
     if config.torch_threads is not None:
         torch.set_num_threads(config.torch_threads)
     stored = load_run(source) if isinstance(source, (str, Path)) else source
-    service = EdgeService(ModelCatalog(stored), config)
+    service = EdgeService(ModelCatalog(stored, device=resolve_device(config.device)), config)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -426,7 +433,7 @@ def serve(
             announce(app.state.service.catalog)
         uvicorn.run(app, **common)
         return
-    catalog = ModelCatalog(load_run(run_dir))  # fail early, in the parent
+    catalog = ModelCatalog(load_run(run_dir), device=resolve_device(config.device))  # fail early
     if announce is not None:
         announce(catalog)
     del catalog

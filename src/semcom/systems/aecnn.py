@@ -317,9 +317,10 @@ class AECNN(BackboneSplitSystem):
     def edge_decode(self, payloads: Sequence[Payload]) -> torch.Tensor:
         for p in payloads:
             self.check_payload(p)
-        idx = torch.stack([self._payload_index(p) for p in payloads])
+        device = self.model_device
+        idx = torch.stack([self._payload_index(p).to(device) for p in payloads])
         symbols = self.entropy.decompress([p.chunks[0] for p in payloads], self.code_shape())
-        return self.tail(self._reconstruct(self.quantizer.dequantize(symbols), idx))
+        return self.tail(self._reconstruct(self.quantizer.dequantize(symbols.to(device)), idx))
 
     def describe(self) -> dict:
         d = super().describe()

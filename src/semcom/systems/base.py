@@ -189,6 +189,16 @@ class SplitSystem(nn.Module, ABC):
         return PayloadTransport()
 
     @property
+    def model_device(self) -> torch.device:
+        """Where the system's parameters live (decoded payload tensors are moved there: entropy
+        and image decoding run on the CPU)."""
+        for tensor in self.parameters():
+            return tensor.device
+        for tensor in self.buffers():
+            return tensor.device
+        return torch.device("cpu")
+
+    @property
     def link(self) -> str:
         """The transport's kind (``digital``, ``analog``, ``phy``, ``none``), for display."""
         return self.transport.kind

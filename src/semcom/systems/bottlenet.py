@@ -60,9 +60,9 @@ class BottleNetParams(SystemParams):
 
 def _erase(u: torch.Tensor, p: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """Zero each element of ``u`` ``[B, ...]`` independently with probability ``p`` ``[B]``."""
-    keep = torch.rand(u.shape, generator=generator, device=u.device) >= p.view(
-        -1, *[1] * (u.dim() - 1)
-    )
+    gen_device = generator.device if generator is not None else u.device
+    draws = torch.rand(u.shape, generator=generator, device=gen_device).to(u.device)
+    keep = draws >= p.to(u.device).view(-1, *[1] * (u.dim() - 1))
     return u * keep
 
 
@@ -142,7 +142,7 @@ class BottleNetPP(BackboneSplitSystem):
     def _encode(self, feature: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
         """Encoder output ``[B, hidden, H', W']`` in (0, 1) for per-sample noise levels ``[B]``."""
         b, _, h, w = feature.shape
-        cond = level.to(feature.dtype).view(b, 1, 1, 1).expand(b, 1, h, w)
+        cond = level.to(feature.device, feature.dtype).view(b, 1, 1, 1).expand(b, 1, h, w)
         return self.encoder(torch.cat([feature, cond], dim=1))
 
     @staticmethod
@@ -228,4 +228,4 @@ class BottleNetPP(BackboneSplitSystem):
         u = torch.from_numpy(raw.astype(np.float32) / 255).reshape(
             len(payloads), *self.code_shape()
         )
-        return self.tail(self.decoder(u))
+        return self.tail(self.decoder(u.to(self.model_device)))

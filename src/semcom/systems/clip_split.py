@@ -236,5 +236,6 @@ class ClipSplit(BackboneSplitSystem):
             kept = self.entropy.decompress([p.chunks[0]], p.shapes[0])[0]
             frames[i][:, mask] = kept
             keep[i] = mask
-        received = self.fill_dropped(self.quantizer.dequantize(frames), keep)
+        device = self.model_device
+        received = self.fill_dropped(self.quantizer.dequantize(frames.to(device)), keep.to(device))
         return self.tail(self.decoder(received))

@@ -89,7 +89,7 @@ class _Offload(WholeModelAtEdge):
         for p in payloads:
             self.check_payload(p)
         images = torch.stack([self._decode_one(p.chunks[0]) for p in payloads])
-        return self.tail(self.head(images.float() / 255.0))
+        return self.tail(self.head(images.to(self.model_device).float() / 255.0))
 
 
 @register_system("offload-raw")

@@ -135,4 +135,5 @@ class QuantizedSplit(BackboneSplitSystem):
         for p in payloads:
             self.check_payload(p)
         symbols = self.entropy.decompress([p.chunks[0] for p in payloads], self.code_shape())
-        return self.finish(self.decoder(self.quantizer.dequantize(symbols)))
+        dequantized = self.quantizer.dequantize(symbols.to(self.model_device))
+        return self.finish(self.decoder(dequantized))

@@ -19,7 +19,7 @@ summary (``sent_rate``, ``delivered_rate``, ``valid_rate``, ``bler``, ``mean_qua
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -67,8 +67,18 @@ class PHYTransport(SymbolTransport):
 
     @torch.no_grad()
     def measure(self, system: Any, test_set: Dataset, plan: MeasurePlan) -> Measurement:
+        """As the analog transport, on the CPU: the LDPC + QAM simulation (Sionna) and the codecs
+        run there, so the system is measured there whatever ``plan.device`` says."""
         if not plan.snr_db:
             raise ValueError("a simulated PHY is measured through a channel at given SNRs")
+        home = system.model_device
+        system.to("cpu")
+        try:
+            return self._measure(system, test_set, replace(plan, device=None))
+        finally:
+            system.to(home)
+
+    def _measure(self, system: Any, test_set: Dataset, plan: MeasurePlan) -> Measurement:
         system.eval()
         channel = channel_from(plan.channel)
         x1 = first_input(test_set, plan.device)
