@@ -127,10 +127,12 @@ def run_experiment(
     def report_phase(label: str, result: PhaseResult) -> None:
         phases.append({"phase": label, **result.__dict__})
 
-    # 1. The backbone, trained once unsplit and shared by every system.
-    backbone_state = _shared_backbone(
-        cfg, ctx, train_set, ckpt_root, on_step, report_phase, log, device
-    )
+    # 1. The backbone, trained once unsplit and shared by every system that builds on it.
+    backbone_state: dict[str, torch.Tensor] = {}
+    if any(s.shares_backbone for s in systems):
+        backbone_state = _shared_backbone(
+            cfg, ctx, train_set, ckpt_root, on_step, report_phase, log, device
+        )
 
     # 2. Each variant: backbone weights, then its stages.
     records: list[dict[str, Any]] = []

@@ -98,10 +98,11 @@ class SplitBackbone(nn.Module):
 
     @torch.no_grad()
     def feature_shape(self, after: str, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        """Shape ``(C, H, W)`` of the feature after stage ``after`` (one input)."""
+        """Shape ``(C, H, W)`` of the feature after stage ``after`` (one input); the network's
+        train / eval mode is left as it was."""
         head, _ = self.split(after)
-        was_training = head.training
+        was_training = self.training
         head.eval()
         out = head(torch.zeros(1, *input_shape))
-        head.train(was_training)
+        self.train(was_training)
         return tuple(out.shape[1:])

@@ -223,9 +223,16 @@ class SplitSystem(nn.Module, ABC):
     def edge_modules(self) -> list[nn.Module]:
         """Modules that run on the edge server."""
 
+    #: whether ``head`` / ``tail`` are the experiment's shared backbone (loaded from it before the
+    #: stages); ``False`` for systems that build a network of their own.
+    shares_backbone: ClassVar[bool] = True
+
     def backbone_state(self) -> dict[str, torch.Tensor]:
-        """State dict of the backbone part (``head`` + ``tail``), for sharing between systems."""
+        """State dict of the backbone part (``head`` + ``tail``), for sharing between systems
+        (empty for systems whose network is their own)."""
         out: dict[str, torch.Tensor] = {}
+        if not self.shares_backbone:
+            return out
         for role in ("head", "tail"):
             module = self.roles().get(role)
             if module is not None:
@@ -233,7 +240,10 @@ class SplitSystem(nn.Module, ABC):
         return out
 
     def load_backbone_state(self, state: dict[str, torch.Tensor]) -> None:
-        """Load what :meth:`backbone_state` returned (from this or another system)."""
+        """Load what :meth:`backbone_state` returned (from this or another system); a no-op for
+        systems whose network is their own."""
+        if not self.shares_backbone:
+            return
         for role in ("head", "tail"):
             module = self.roles().get(role)
             if module is None:

@@ -79,6 +79,7 @@ class ClipSplit(BackboneSplitSystem):
     Params = ClipSplitParams
     params: ClipSplitParams
     has_rate = True
+    shares_backbone = False  # its network is its own
     contract_params = ({"width": 4, "channels": 2, "bits": 2, "threshold": 0.2},)
     contract_input_shape = (1, 4, 8, 8)
 

@@ -50,6 +50,7 @@ class DetSplit(QuantizedSplit):
     Params = DetSplitParams
     params: DetSplitParams
     wants_targets = True
+    shares_backbone = False  # its network is its own
     contract_params = ({"channels": 4, "bits": 2, "width": 32, "head_convs": 1},)
 
     def make_task(self) -> Task:

@@ -19,7 +19,7 @@ from torch import nn
 from semcom.coding import FactorizedEntropyModel, Payload, PayloadLayout, UniformQuantizer
 from semcom.systems.backbone_split import BackboneSplitSystem
 from semcom.systems.base import BuildContext, SystemOutput, SystemParams
-from semcom.systems.registry import register_system
+from semcom.systems.registry import SystemConfigError, register_system
 
 
 class QuantizedSplitParams(SystemParams):
@@ -43,6 +43,11 @@ class QuantizedSplit(BackboneSplitSystem):
 
     def __init__(self, params: QuantizedSplitParams, ctx: BuildContext) -> None:
         super().__init__(params, ctx)
+        if len(self.feature_shape) != 3:
+            raise SystemConfigError(
+                f"{self.name} codes a [C, H, W] feature; {ctx.backbone} after {ctx.split_after} "
+                f"gives {list(self.feature_shape)} (a token output: split at a convolutional stage)"
+            )
         width = self.feature_shape[0]
         c = params.channels
         self.encoder = nn.Sequential(nn.Conv2d(width, c, 1), nn.BatchNorm2d(c), nn.Sigmoid())

@@ -39,6 +39,7 @@ class SegSplit(QuantizedSplit):
 
     Params = SegSplitParams
     params: SegSplitParams
+    shares_backbone = False  # its network is its own
     contract_params = ({"channels": 4, "bits": 2, "width": 8},)
 
     def make_task(self) -> Task:

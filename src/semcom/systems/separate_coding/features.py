@@ -73,6 +73,11 @@ class _FeatureSource:
 
     def __init__(self, params: CapacityParams, ctx: BuildContext) -> None:
         super().__init__(params, ctx)  # type: ignore[call-arg]
+        if len(self.feature_shape) != 3:
+            raise SystemConfigError(
+                f"{self.name} with source: features codes a [C, H, W] feature; {ctx.backbone} "
+                f"after {ctx.split_after} gives {list(self.feature_shape)}"
+            )
         width, h, w = self.feature_shape
         s = params.downsample or DEFAULT_DOWNSAMPLE
         if h % s or w % s:
