@@ -33,14 +33,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import report  # noqa: E402
 
 from semcom.coding import Payload  # noqa: E402
-from semcom.data import build_dataset, take_first  # noqa: E402
+from semcom.data import (  # noqa: E402
+    build_dataset,
+    fetch_batch,  # noqa: E402
+    take_first,
+)
 from semcom.pretrained import resolve_weights  # noqa: E402
 from semcom.runtime.onnx_device import OnnxDevice, load_onnx_device  # noqa: E402
 from semcom.runtime.onnx_export import export_device  # noqa: E402
+from semcom.storage.checkpoint import load_weights  # noqa: E402
 from semcom.storage.store import StoredSystem  # noqa: E402
 from semcom.systems import BuildContext, build_system  # noqa: E402
-from semcom.data import fetch_batch  # noqa: E402
-from semcom.storage.checkpoint import load_weights  # noqa: E402
 from semcom.train import Phase, train_phase  # noqa: E402
 
 VARIANTS = [

@@ -89,8 +89,7 @@ def test_images(shape: tuple[int, int, int], n: int) -> tuple[torch.Tensor, str]
     """``n`` inputs ``[n, C, H, W]``: Fashion-MNIST test images if installed and of that shape."""
     if shape == (1, 28, 28):
         try:
-            from semcom.data import build_dataset, take_first
-            from semcom.data import fetch_batch
+            from semcom.data import build_dataset, fetch_batch, take_first
 
             _, test, _ = build_dataset("fashion-mnist", None)
             x, _ = fetch_batch(take_first(test, n), torch.arange(n))

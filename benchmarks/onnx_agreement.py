@@ -26,12 +26,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_aecnn import trained_variant  # noqa: E402
 from common import report  # noqa: E402
 
-from semcom.data import build_dataset, take_first  # noqa: E402
+from semcom.data import (  # noqa: E402
+    build_dataset,
+    fetch_batch,  # noqa: E402
+    take_first,
+)
 from semcom.runtime.onnx_device import load_onnx_device  # noqa: E402
 from semcom.runtime.onnx_export import export_device, verify_device  # noqa: E402
 from semcom.storage.store import StoredSystem  # noqa: E402
 from semcom.systems import BuildContext  # noqa: E402
-from semcom.data import fetch_batch  # noqa: E402
 
 VARIANTS = [
     {"k": 4, "bits": 4},
