@@ -11,6 +11,7 @@ import matplotlib
 import numpy as np
 
 from semcom.latency import crossover_rate_bps
+from semcom.report.tables import score, score_label, score_within_deadline
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -24,7 +25,8 @@ def _by_system(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
 
 
 def accuracy_vs_compression(records: list[dict[str, Any]], path: Path) -> Path | None:
-    """Top-1 against compression ratio (log x), one series per system; SNR-independent points."""
+    """The primary metric (top-1, mIoU, mAP@0.5, ...) against compression ratio (log x), one
+    series per system; SNR-independent points."""
     snr = max(r["snr_db"] for r in records)
     dev = records[0]["device_profile"]
     pts = [r for r in records if r["snr_db"] == snr and r["device_profile"] == dev]
@@ -36,21 +38,21 @@ def accuracy_vs_compression(records: list[dict[str, Any]], path: Path) -> Path |
             rs.sort(key=lambda r: r["compression_ratio"])
             ax.plot(
                 [r["compression_ratio"] for r in rs],
-                [r["accuracy"] for r in rs],
+                [score(r) for r in rs],
                 "o-",
                 label=system,
             )
             plotted = True
     for r in pts:
         if r["system"] == "local":
-            ax.axhline(r["accuracy"], color="k", ls="--", lw=1, label="local (unsplit)")
+            ax.axhline(score(r), color="k", ls="--", lw=1, label="local (unsplit)")
             plotted = True
     if not plotted:
         plt.close(fig)
         return None
     ax.set_xscale("log")
     ax.set_xlabel("compression ratio (float32 bits at split / payload bits)")
-    ax.set_ylabel("top-1 accuracy")
+    ax.set_ylabel(score_label(pts))
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -116,15 +118,15 @@ def latency_vs_snr(records: list[dict[str, Any]], path: Path) -> Path | None:
 
 def deadline_accuracy_vs_snr(records: list[dict[str, Any]], path: Path) -> Path | None:
     """Accuracy within the deadline against SNR (only when a deadline was set)."""
-    rs = [r for r in records if r.get("accuracy_within_deadline") is not None]
+    rs = [r for r in records if score_within_deadline(r) is not None]
     if not rs:
         return None
     return _snr_series(
         rs,
         path,
-        lambda r: r["accuracy_within_deadline"],
+        lambda r: score_within_deadline(r),
         _variant_at_device,
-        f"accuracy within {rs[0]['deadline_s']} s",
+        f"{score_label(rs)} within {rs[0]['deadline_s']} s",
         unit_y=True,
     )
 
@@ -226,7 +228,7 @@ def best_per_snr(records: list[dict[str, Any]], system: str) -> list[tuple[float
     best: dict[float, float] = {}
     for r in records:
         if r["system"] == system:
-            best[r["snr_db"]] = max(best.get(r["snr_db"], 0.0), r["accuracy"])
+            best[r["snr_db"]] = max(best.get(r["snr_db"], 0.0), score(r) or 0.0)
     return sorted(best.items())
 
 
@@ -241,7 +243,7 @@ def accuracy_vs_snr(records: list[dict[str, Any]], path: Path) -> Path | None:
     rs = [r for r in rs if r["device_profile"] == dev]
     series: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for r in rs:
-        series[r["variant"]].append((r["snr_db"], r["accuracy"]))
+        series[r["variant"]].append((r["snr_db"], score(r)))
     columns = 1 + len(series) // 24
     fig, ax = plt.subplots(figsize=(6 + 3.2 * columns, 4.5))
     variant_system = {r["variant"]: r["system"] for r in rs}
@@ -257,7 +259,7 @@ def accuracy_vs_snr(records: list[dict[str, Any]], path: Path) -> Path | None:
                 label="sscc, best MCS per SNR")  # fmt: skip
     ax.set_ylim(0, 1)
     ax.set_title(rs[0].get("channel_label", ""), fontsize=9)
-    return _finish_snr_axes(fig, ax, path, rs[0].get("metric", "top-1 accuracy"), columns)
+    return _finish_snr_axes(fig, ax, path, score_label(rs), columns)
 
 
 def _slug(text: str) -> str:

@@ -6,15 +6,38 @@ from typing import Any
 
 COLUMNS: list[tuple[str, str]] = [
     ("variant", "system"),
-    ("accuracy", "accuracy"),
+    ("metric", "metric"),
+    ("score", "score"),
     ("payload_bits", "bits/sample"),
     ("estimated_bits", "est. body bits"),
     ("compression_ratio", "ratio"),
     ("device_flops", "device FLOPs"),
     ("device_params", "device params"),
     ("latency_total", "latency (s)"),
-    ("accuracy_within_deadline", "acc. in deadline"),
+    ("score_within_deadline", "score in deadline"),
 ]
+
+
+def score(record: dict[str, Any]) -> float | None:
+    """The record's primary metric (``primary_metric`` names it; ``accuracy`` in records made
+    before tasks had primary metrics)."""
+    return record.get(record.get("primary_metric") or "accuracy")
+
+
+def score_within_deadline(record: dict[str, Any]) -> float | None:
+    """The primary metric with late samples counted as empty predictions (``None`` without a
+    deadline)."""
+    within = record.get("metrics_within_deadline") or {}
+    key = record.get("primary_metric") or "accuracy"
+    if key in within:
+        return within[key]
+    return record.get("accuracy_within_deadline")
+
+
+def score_label(records: list[dict[str, Any]]) -> str:
+    """The primary metric in words, when every record shares it (else ``score``)."""
+    labels = {r.get("metric", "top-1 accuracy") for r in records}
+    return labels.pop() if len(labels) == 1 else "score (each system's primary metric)"
 
 
 def format_cell(value: Any) -> str:
@@ -61,13 +84,21 @@ def summary_rows(
             continue
         if record_channel(r) not in (chan, "none"):
             continue
-        rows.append({**r, "latency_total": r["latency_s"]["total"]})
+        rows.append(
+            {
+                **r,
+                "latency_total": r["latency_s"]["total"],
+                "score": score(r),
+                "score_within_deadline": score_within_deadline(r),
+            }
+        )
     return rows
 
 
-def snr_table(records: list[dict[str, Any]], value: str = "accuracy") -> str | None:
-    """Markdown table of ``value`` per variant (rows) and SNR (columns), one block per channel,
-    for the variants whose ``value`` depends on the SNR (``channel_uses`` set); ``None`` if none.
+def snr_table(records: list[dict[str, Any]], value: str | None = None) -> str | None:
+    """Markdown table of ``value`` (default: each record's primary metric) per variant (rows) and
+    SNR (columns), one block per channel, for the variants whose ``value`` depends on the SNR
+    (``channel_uses`` set); ``None`` if none.
     """
     rs = [r for r in records if r.get("channel_uses")]
     if not rs:
@@ -80,8 +111,11 @@ def snr_table(records: list[dict[str, Any]], value: str = "accuracy") -> str | N
         cells: dict[str, dict[float, Any]] = {}
         for r in rs:
             if record_channel(r) == chan:
-                cells.setdefault(r["variant"], {})[r["snr_db"]] = r.get(value)
-        lines += [f"**{chan}** — {value} against SNR (dB)", ""]
+                cells.setdefault(r["variant"], {})[r["snr_db"]] = (
+                    r.get(value) if value else score(r)
+                )
+        label = value or score_label(rs)
+        lines += [f"**{chan}** — {label} against SNR (dB)", ""]
         lines.append("| variant | " + " | ".join(f"{s:g}" for s in snrs) + " |")
         lines.append("|---|" + "|".join("---" for _ in snrs) + "|")
         for variant, by_snr in cells.items():
