@@ -8,9 +8,10 @@ Reported rows (``kind``):
   ``iters`` = mean BP iterations) and with all 20 BP iterations (below threshold: the worst case).
 * ``mapping`` — Gray QAM ``Mapper`` and app ``Demapper`` complex symbols/s.
 * ``snr_point`` — one evaluation SNR point of ``IMAGES`` CIFAR-size (3×32×32) images at cbr 1/4
-  through ``transmit`` on AWGN in batches of 256, as ``measure_analog`` runs it: ``cold_s`` with
-  empty source caches (the quality-ladder search encodes each image up to 95 times), ``warm_s``
-  at another SNR once the sizes are cached (what every further SNR point costs), and
+  through ``phy_transmit`` on AWGN in batches of 256, as the PHY transport measures it:
+  ``cold_s`` with empty source caches (the quality-ladder search encodes each image up to 95
+  times), ``warm_s`` at another SNR once the sizes are cached (what every further SNR point
+  costs), and
   ``sweep_10_s`` = cold + 9 warm, the estimate of a 10-SNR sweep of this variant; the ``warm_*``
   link statistics and ``bler_warm`` are those of the warm SNR point, ``bler_cold`` of the cold one.
 
@@ -35,6 +36,7 @@ from semcom.channels import build_channel, snr_db_to_n0  # noqa: E402
 from semcom.data.synthetic import make_pattern_images  # noqa: E402
 from semcom.sscc import MCS, DigitalPHY, plan_layout  # noqa: E402
 from semcom.sscc.source import clear_caches  # noqa: E402
+from semcom.sscc.stats import StatsLog  # noqa: E402
 from semcom.systems import BuildContext, build_system  # noqa: E402
 
 BLOCKS = 256
@@ -98,20 +100,22 @@ def mapping_row(qam: int) -> dict:
 
 
 def snr_point_row(name: str, params: dict, images: torch.Tensor, snrs: tuple[float, float]):
-    """Time of one SNR point (cold and warm) of ``IMAGES`` images through ``transmit``."""
+    """Time of one SNR point (cold and warm) of ``IMAGES`` images through ``phy_transmit``."""
     ctx = BuildContext(10, (3, 32, 32), "resnet-small", "layer1", "cifar10-size")
     system = build_system(name, params, ctx).eval()
     channel = build_channel("awgn")
     times = []
+    stats = StatsLog()
     clear_caches()
     for snr in snrs:
         g = torch.Generator().manual_seed(0)
         t0 = time.perf_counter()
         for start in range(0, len(images), BATCH):
             x = images[start : start + BATCH]
-            system.transmit(x, torch.full((len(x),), snr), channel, g)
+            s = torch.full((len(x),), snr)
+            stats.add(s, system.phy_transmit(x, s, channel, g).per_sample)
         times.append(time.perf_counter() - t0)
-    summary = system.stats.summary()
+    summary = stats.summary()
     label = f"{name} {params.get('source', 'jpeg')}"
     if name == "sscc":
         label += f" {params['qam']}QAM r{params['ldpc_rate']:.2f}"
