@@ -382,7 +382,9 @@ def main(argv: list[str] | None = None) -> None:
         run_dir = args.run or build_run(Path(tmp) / "run")
         stored = load_run(run_dir)
         global THROUGHPUT_VARIANT
-        digital = [v for v, s in stored.items() if s.system.link == "digital"]
+        digital = [
+            v for v, s in stored.items() if s.system.transport.serve_refusal(s.system) is None
+        ]
         if THROUGHPUT_VARIANT not in digital:
             THROUGHPUT_VARIANT = digital[0]
         devices = {v: TorchDevice(stored[v]) for v in digital}

@@ -28,12 +28,17 @@ from semcom.backbones.torchvision_split import (
 )
 from semcom.backbones.weights import BackboneWeightsError, load_backbone_weights, weights_help
 
+
+def _he_builder(name: str) -> Callable[[int, int], SplitBackbone]:
+    return lambda c, k: he_cifar_resnet(name, c, k)
+
+
 BACKBONES: dict[str, Callable[[int, int], SplitBackbone]] = {
     "resnet-small": lambda c, k: cifar_resnet("resnet-small", c, k),
     "resnet18": lambda c, k: cifar_resnet("resnet18", c, k),
     "resnet50": lambda c, k: cifar_resnet("resnet50", c, k),
     "resnet50-imagenet": torchvision_resnet50,
-    **{name: (lambda c, k, n=name: he_cifar_resnet(n, c, k)) for name in HE_CIFAR_DEPTHS},
+    **{name: _he_builder(name) for name in HE_CIFAR_DEPTHS},
     **torchvision_builders(),
 }
 

@@ -27,6 +27,9 @@ class Normalize(nn.Module):
     [0.0, -0.5, -1.0]
     """
 
+    mean: torch.Tensor  # buffers (registered in __init__)
+    std: torch.Tensor
+
     def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor(mean), persistent=False)

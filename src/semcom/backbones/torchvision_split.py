@@ -39,6 +39,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import cast
 
 import torch
 import torchvision
@@ -333,12 +334,14 @@ class TorchvisionSplitBackbone(SplitBackbone):
     @property
     def model(self) -> nn.Module:
         """The torchvision model (the whole network after normalisation)."""
-        return self.stages.net.model
+        net = cast(nn.Module, self.stages.net)
+        return cast(nn.Module, net.model)
 
     @property
     def normalize(self) -> Normalize:
         """ImageNet normalisation of ``[B, 3, H, W]`` images in ``[0, 1]``."""
-        return self.stages.net.normalize
+        net = cast(nn.Module, self.stages.net)
+        return cast(Normalize, net.normalize)
 
     def _resolve(self, after: str) -> dict[bool, fx.Node] | None:
         """The node ``after`` names in each mode's graph, or ``None`` if it is not a split point

@@ -185,7 +185,8 @@ class FadingChannel(Channel):
             dtype=dtype,
         )
 
-    def apply(
+    # shadows nn.Module.apply(fn) on purpose: this is the channel's public API
+    def apply(  # type: ignore[override]
         self,
         z: torch.Tensor,
         h: torch.Tensor,

@@ -222,7 +222,9 @@ class GaussMarkovFadingChannel(Channel):
             y = equalize(y, h, n0s, self.equalizer)
         y = y.reshape(b, n)
         if return_h:
-            return y, h.expand(b, slots, per).reshape(b, n) if h.dim() == 3 else h
+            if per is not None and h.dim() == 3:  # [B, slots, 1]: the equal-slots branch
+                h = h.expand(b, slots, per).reshape(b, n)
+            return y, h
         return y
 
     def power_gain(

@@ -50,13 +50,13 @@ class _LowerBound(torch.autograd.Function):
     """``max(x, bound)`` whose gradient still flows where it would raise ``x`` above the bound."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, bound: float) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, x: torch.Tensor, bound: float) -> torch.Tensor:
         ctx.save_for_backward(x)
         ctx.bound = bound
         return x.clamp_min(bound)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (x,) = ctx.saved_tensors
         # Pass the gradient where x is above the bound, or where descent (-grad) would increase x.
         passes = (x >= ctx.bound) | (grad < 0)
@@ -125,6 +125,8 @@ class FactorizedEntropyModel(nn.Module):
 
     Inputs are symbol-domain tensors ``[B, C, *spatial]`` (any number of spatial dims, incl. none).
     """
+
+    pmf_table: torch.Tensor  # buffer [C, L] int32 (registered in __init__)
 
     def __init__(
         self,

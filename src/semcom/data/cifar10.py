@@ -226,7 +226,8 @@ def _from_encoded(items: list[tuple[str, str, str, bytes]], source: str) -> Deco
             [f"{source}:{split}/{chosen[i][1]}/{chosen[i][2]}" for i in order],
         )
         arrays += [decoded, labels[order]]
-    splits = DecodedSplits(*arrays, classes=classes)
+    train_images, train_labels, test_images, test_labels = arrays
+    splits = DecodedSplits(train_images, train_labels, test_images, test_labels, classes=classes)
     _check(splits, source)
     return splits
 

@@ -43,6 +43,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import SupportsIndex, cast
 
 import numpy as np
 import torch
@@ -110,7 +111,7 @@ def parse_image_size(value: object) -> tuple[int, int]:
         elif isinstance(value, Sequence):
             sizes = tuple(operator.index(part) for part in value)
         else:
-            sizes = (operator.index(value),)  # type: ignore[call-overload]
+            sizes = (operator.index(cast(SupportsIndex, value)),)  # else TypeError, caught
     except (TypeError, ValueError):
         sizes = ()
     if len(sizes) == 1:
@@ -321,7 +322,8 @@ def _decode(plan: _Plan, options: ImageFolderOptions, source: str) -> DecodedSpl
     if plan.single:
         empty = np.empty((0, options.channels, *options.image_size), dtype=np.uint8)
         arrays += [empty, np.empty(0, dtype=np.int64)]
-    splits = DecodedSplits(*arrays, classes=classes)
+    train_images, train_labels, test_images, test_labels = arrays
+    splits = DecodedSplits(train_images, train_labels, test_images, test_labels, classes=classes)
     try:
         splits.check(source)
     except ValueError as exc:  # pragma: no cover - the decoder's own output

@@ -94,7 +94,7 @@ class FirstN(Subset):
         index = torch.remainder(index, self.n)  # negative indices count from the end of the subset
         from semcom.data.batch import fetch_batch
 
-        return tuple(fetch_batch(self.dataset, index))  # type: ignore[return-value]
+        return tuple(fetch_batch(self.dataset, index))
 
 
 def take_first(dataset: Any, n: int | None) -> Any:

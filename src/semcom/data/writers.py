@@ -182,7 +182,7 @@ def write_tarball(
     ``cifar10-jpeg.tar.gz`` (``train/...``, ``test/...``).
     """
     source, archive = Path(source), Path(archive)
-    mode = "w" if archive.suffix == ".tar" else "w:gz"
+    mode: Literal["w", "w:gz"] = "w" if archive.suffix == ".tar" else "w:gz"
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode=mode) as tar:
         for path in sorted(source.rglob("*")):

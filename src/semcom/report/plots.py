@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import matplotlib
 import numpy as np
@@ -15,6 +15,11 @@ from semcom.report.tables import score, score_label, score_within_deadline
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+
+def _plotted_score(record: dict[str, Any]) -> float:
+    """:func:`score` of a record that is plotted: evaluated records always carry their metric."""
+    return cast(float, score(record))
 
 
 def _by_system(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -38,14 +43,14 @@ def accuracy_vs_compression(records: list[dict[str, Any]], path: Path) -> Path |
             rs.sort(key=lambda r: r["compression_ratio"])
             ax.plot(
                 [r["compression_ratio"] for r in rs],
-                [score(r) for r in rs],
+                [_plotted_score(r) for r in rs],
                 "o-",
                 label=system,
             )
             plotted = True
     for r in pts:
         if r["system"] == "local":
-            ax.axhline(score(r), color="k", ls="--", lw=1, label="local (unsplit)")
+            ax.axhline(_plotted_score(r), color="k", ls="--", lw=1, label="local (unsplit)")
             plotted = True
     if not plotted:
         plt.close(fig)
@@ -124,7 +129,7 @@ def deadline_accuracy_vs_snr(records: list[dict[str, Any]], path: Path) -> Path 
     return _snr_series(
         rs,
         path,
-        lambda r: score_within_deadline(r),
+        lambda r: cast(float, score_within_deadline(r)),  # rs: the records that have one
         _variant_at_device,
         f"{score_label(rs)} within {rs[0]['deadline_s']} s",
         unit_y=True,
@@ -243,7 +248,7 @@ def accuracy_vs_snr(records: list[dict[str, Any]], path: Path) -> Path | None:
     rs = [r for r in rs if r["device_profile"] == dev]
     series: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for r in rs:
-        series[r["variant"]].append((r["snr_db"], score(r)))
+        series[r["variant"]].append((r["snr_db"], _plotted_score(r)))
     columns = 1 + len(series) // 24
     fig, ax = plt.subplots(figsize=(6 + 3.2 * columns, 4.5))
     variant_system = {r["variant"]: r["system"] for r in rs}

@@ -63,7 +63,7 @@ def image_paths(path: str | Path) -> list[Path]:
     raise ClientError(f"{path}: no such file or directory")
 
 
-def load_image(path: str | Path, shape: tuple[int, int, int]) -> torch.Tensor:
+def load_image(path: str | Path, shape: tuple[int, ...]) -> torch.Tensor:
     """Read an image file as the model's input ``[1, C, H, W]``, float32 in ``[0, 1]``.
 
     ``shape = (C, H, W)``: ``C = 1`` converts to grey (``L``), ``C = 3`` to RGB; the image is
@@ -74,6 +74,7 @@ def load_image(path: str | Path, shape: tuple[int, int, int]) -> torch.Tensor:
     channels, height, width = shape
     if channels not in (1, 3):
         raise ClientError(f"the model takes {channels}-channel input; images give 1 or 3")
+    im: Image.Image  # the opened file, then its converted (and resized) copy
     try:
         with Image.open(path) as im:
             im = im.convert("L" if channels == 1 else "RGB")
@@ -93,7 +94,11 @@ class DeviceSide(Protocol):
 
     variant: str
     system_name: str
-    input_shape: tuple[int, int, int]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One sample's input shape: ``(C, H, W)``, or ``(C, T, H, W)`` for a clip model."""
+        ...
 
     def encode(self, x: torch.Tensor) -> list[Payload]:
         """One payload per sample of ``x`` ``[B, C, H, W]``."""
@@ -424,9 +429,7 @@ def infer_one(
     )
 
 
-def iter_images(
-    path: str | Path, shape: tuple[int, int, int]
-) -> Iterator[tuple[Path, torch.Tensor]]:
+def iter_images(path: str | Path, shape: tuple[int, ...]) -> Iterator[tuple[Path, torch.Tensor]]:
     """``(file, input [1, C, H, W])`` for every image of :func:`image_paths`."""
     for p in image_paths(path):
         yield p, load_image(p, shape)
