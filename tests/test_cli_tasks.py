@@ -70,3 +70,19 @@ def test_clips_train_and_evaluate_end_to_end(tmp_path: Path, frames_sent: str) -
     assert r["accuracy"] > 0.5, r  # four directions: chance is 0.25
     header = r["header_bits"]
     assert r["payload_bits"] > header
+
+
+def test_a_system_whose_task_does_not_fit_the_data_is_refused_naming_both(tmp_path: Path) -> None:
+    cfg = {
+        "experiment": "mismatch",
+        "data": {"name": "synthetic-segmentation"},
+        "systems": [{"name": "quantized-split"}],
+        "train": {"backbone": {"epochs": 0}},
+    }
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "out")])
+    message = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "'quantized-split' does classification" in message
+    assert "'synthetic-segmentation' has segmentation" in message
