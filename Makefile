@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.semcom-installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-slow test-all bench lint clean
+.PHONY: install run test test-slow test-all bench lint typecheck clean
 
 $(STAMP): pyproject.toml scripts/install_torch.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,8 +37,14 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
+## make lint: ruff, then the type checker (make typecheck).
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(MAKE) --no-print-directory typecheck
+
+## make typecheck: mypy on src/semcom ([tool.mypy] in pyproject.toml says how strict).
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 clean:
 	rm -rf runs .pytest_cache

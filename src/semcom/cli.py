@@ -10,7 +10,7 @@ import os
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.console import Console
@@ -458,7 +458,9 @@ def infer(
             if run_dir is not None
             else load_onnx_device(onnx, system)  # type: ignore[arg-type]
         )
-        inputs = list(iter_images(images, device_part.input_shape))
+        # (C, H, W) for an image model; iter_images refuses any other shape (ValueError)
+        shape = cast(tuple[int, int, int], device_part.input_shape)
+        inputs = list(iter_images(images, shape))
     except (ClientError, StoreError, ValueError) as exc:
         _fail(str(exc))
 

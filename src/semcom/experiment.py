@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -46,6 +46,11 @@ from semcom.train import (
 
 #: Called as ``(phase label, step, total steps, loss terms)`` after every training step.
 StepReporter = Callable[[str, int, int, dict[str, float]], None]
+
+
+def _labelled(on_step: StepReporter, label: str) -> Callable[[int, int, dict[str, float]], None]:
+    """``on_step`` with the phase label bound (the trainer's per-step callback)."""
+    return lambda s, t, terms: on_step(label, s, t, terms)
 
 
 @dataclass
@@ -178,9 +183,7 @@ def run_experiment(
                 ckpt_key=key,
                 device=device,
                 amp=cfg.train.amp,
-                on_step=(lambda s, t, terms, _l=f"{vid}:{phase.name}": on_step(_l, s, t, terms))
-                if on_step
-                else None,
+                on_step=_labelled(on_step, f"{vid}:{phase.name}") if on_step else None,
             )
             report_phase(f"{vid}:{phase.name}", result)
         system.prepare_for_coding()
@@ -282,7 +285,7 @@ def train_backbone(
     m = measure_system(
         reference, test_set, batch_size=cfg.data.eval_batch_size, timing_samples=0, device=None
     )
-    return out, m.accuracy
+    return out, cast(float, m.accuracy)  # a classifier: per-sample scores, a float
 
 
 def _shared_backbone(

@@ -76,10 +76,10 @@ class SingleLevelFCOS(nn.Module):
         per_level = [feature.shape[2] * feature.shape[3]]
         if targets is not None:
             # torchvision's matching and losses; they read this module's attributes only
-            return FCOS.compute_loss(self, targets, head_outputs, anchors, per_level)  # type: ignore[arg-type]
+            return FCOS.compute_loss(self, targets, head_outputs, anchors, per_level)
         split = {k: [v] for k, v in head_outputs.items()}
         return FCOS.postprocess_detections(
-            self,  # type: ignore[arg-type]
+            self,
             split,
             [[a] for a in anchors],
             [image_size] * len(feature),

@@ -25,13 +25,13 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 
 from semcom.coding import Payload, PayloadError, PayloadLayout
 from semcom.storage.store import StoredSystem
-from semcom.systems import SplitSystem
+from semcom.systems import BackboneSplitSystem, SplitSystem
 
 _MAX_NAME_IN_MESSAGE = 80
 
@@ -120,7 +120,7 @@ class ServedModel:
         """Raise :class:`PayloadError` unless this model can decode ``payload``: the system's
         payload check (its layout — shapes, parameters such as the quantiser bits, chunks — and
         chunk sizes)."""
-        self.system.check_payload(payload)
+        cast(BackboneSplitSystem, self.system).check_payload(payload)  # served: a payload system
 
     def answer(self, output: Any) -> dict[str, Any]:
         """The task's JSON answer for one decoded sample."""
@@ -157,7 +157,8 @@ def probe(model: ServedModel) -> None:
                 payload = model.system.device_encode(x)[0]
             wire = payload.to_bytes()
             parsed = Payload.from_bytes(wire)
-            model.accepts = PayloadSpec(model.system.payload_layout(), len(wire))
+            layout = cast(BackboneSplitSystem, model.system).payload_layout()  # sends payloads
+            model.accepts = PayloadSpec(layout, len(wire))
             model.check(parsed)
             output, _, _ = model.decode(parsed)
             model.answer(output)

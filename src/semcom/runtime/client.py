@@ -63,7 +63,7 @@ def image_paths(path: str | Path) -> list[Path]:
     raise ClientError(f"{path}: no such file or directory")
 
 
-def load_image(path: str | Path, shape: tuple[int, ...]) -> torch.Tensor:
+def load_image(path: str | Path, shape: tuple[int, int, int]) -> torch.Tensor:
     """Read an image file as the model's input ``[1, C, H, W]``, float32 in ``[0, 1]``.
 
     ``shape = (C, H, W)``: ``C = 1`` converts to grey (``L``), ``C = 3`` to RGB; the image is
@@ -429,7 +429,9 @@ def infer_one(
     )
 
 
-def iter_images(path: str | Path, shape: tuple[int, ...]) -> Iterator[tuple[Path, torch.Tensor]]:
+def iter_images(
+    path: str | Path, shape: tuple[int, int, int]
+) -> Iterator[tuple[Path, torch.Tensor]]:
     """``(file, input [1, C, H, W])`` for every image of :func:`image_paths`."""
     for p in image_paths(path):
         yield p, load_image(p, shape)

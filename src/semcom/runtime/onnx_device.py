@@ -170,15 +170,15 @@ def load_onnx_device(folder: str | Path, threads: int | None = None) -> OnnxDevi
         session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types
         raise OnnxDeviceError(f"{onnx_path}: onnxruntime cannot load it: {exc}") from exc
-    names = [o.name for o in session.get_outputs()]
-    if names != list(meta["outputs"]):
+    output_names = [o.name for o in session.get_outputs()]
+    if output_names != list(meta["outputs"]):
         raise OnnxDeviceError(
-            f"{onnx_path}: outputs {names} differ from {DEVICE_JSON}'s {meta['outputs']}"
+            f"{onnx_path}: outputs {output_names} differ from {DEVICE_JSON}'s {meta['outputs']}"
         )
     return OnnxDevice(
         variant=str(meta["variant"]),
         system_name=str(meta["system"]),
-        input_shape=tuple(meta["input_shape"]),  # type: ignore[arg-type]
+        input_shape=tuple(meta["input_shape"]),
         folder=variant_dir,
         meta=meta,
         session=session,

@@ -102,6 +102,8 @@ class AECNN(BackboneSplitSystem):
         {"k": 4, "bits": 2, "selection": "per-sample"},
         {"k": 8, "mix": 3, "downsample": 2, "decoder": "inverse", "decoder_blocks": 1},
     )
+    importance: torch.Tensor  # buffers (registered in __init__)
+    global_index: torch.Tensor
 
     def __init__(self, params: AECNNParams, ctx: BuildContext) -> None:
         super().__init__(params, ctx)

@@ -194,8 +194,8 @@ class SplitSystem(nn.Module, ABC):
         and image decoding run on the CPU)."""
         for tensor in self.parameters():
             return tensor.device
-        for tensor in self.buffers():
-            return tensor.device
+        for buffer in self.buffers():
+            return buffer.device
         return torch.device("cpu")
 
     @property

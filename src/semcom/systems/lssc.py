@@ -38,7 +38,7 @@ bottleneck of encoder and decoder is told the SNR; the device must then know the
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from pydantic import Field, ValidationInfo, field_validator
@@ -48,7 +48,7 @@ from semcom.backbones import build_backbone
 from semcom.channels import as_per_sample_snr
 from semcom.data.info import TaskSpec
 from semcom.nn.jscc import JSCCLink
-from semcom.nn.unet import UNetCodec, UNetDecoder, UNetEncoder, UNetLayout
+from semcom.nn.unet import OutputKind, UNetCodec, UNetDecoder, UNetEncoder, UNetLayout
 from semcom.systems.base import BuildContext, SplitSystem, SystemOutput, SystemParams
 from semcom.systems.registry import SystemConfigError, register_system
 from semcom.tasks import Task, build_task
@@ -56,7 +56,7 @@ from semcom.transports import AnalogTransport, Transport
 
 #: what the UNet decoder outputs for each ``task`` parameter: the image (then classified) or the
 #: per-pixel logits themselves.
-DECODER_OUTPUT = {"classification": "image", "segmentation": "logits"}
+DECODER_OUTPUT: dict[str, OutputKind] = {"classification": "image", "segmentation": "logits"}
 
 
 class LSSCParams(SystemParams):
@@ -147,7 +147,7 @@ class LSSC(SplitSystem):
     Params = LSSCParams
     params: LSSCParams
     transport_kinds = ("analog",)
-    contract_params = (
+    contract_params: ClassVar[tuple[dict[str, Any], ...]] = (
         {"depth": 2, "cbr": 0.25, "width": 4},
         {"depth": 1, "cbam": False, "cbr": 0.25, "width": 4, "skips": "transmitted"},
         {"depth": 2, "cbr": 0.25, "width": 4, "task": "segmentation"},

@@ -10,7 +10,7 @@ BottleNet++ replaces with a channel-aware analog code; alone it shows the full d
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from pydantic import Field
@@ -39,7 +39,10 @@ class QuantizedSplit(BackboneSplitSystem):
     Params = QuantizedSplitParams
     has_rate = True
     params: QuantizedSplitParams
-    contract_params = ({"channels": 4, "bits": 2}, {"channels": 2, "bits": 8})
+    contract_params: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"channels": 4, "bits": 2},
+        {"channels": 2, "bits": 8},
+    )
 
     def __init__(self, params: QuantizedSplitParams, ctx: BuildContext) -> None:
         super().__init__(params, ctx)

@@ -70,5 +70,5 @@ def validate_params(name: str, params: Mapping[str, Any], where: str = "systems"
 
 def build_system(name: str, params: Mapping[str, Any], ctx: BuildContext) -> SplitSystem:
     """Validate ``params`` and build system ``name``."""
-    params = validate_params(name, params)
-    return system_class(name).variant_class(params)(params, ctx)
+    validated = validate_params(name, params)
+    return system_class(name).variant_class(validated)(validated, ctx)

@@ -99,7 +99,9 @@ def matched_feature_mse(student: torch.Tensor, teacher: torch.Tensor) -> torch.T
         )
     if student.shape[2:] != teacher.shape[2:]:
         size = tuple(min(a, b) for a, b in zip(student.shape[2:], teacher.shape[2:], strict=True))
-        pool = F.adaptive_avg_pool2d if len(size) == 2 else F.adaptive_avg_pool1d
+        pool: Callable[..., torch.Tensor] = (
+            F.adaptive_avg_pool2d if len(size) == 2 else F.adaptive_avg_pool1d
+        )
         student, teacher = pool(student, size), pool(teacher, size)
     return F.mse_loss(student, teacher)
 

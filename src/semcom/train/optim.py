@@ -74,7 +74,9 @@ def scheduler_names() -> list[str]:
     return list(BUILTIN_SCHEDULES) + sorted(classes)
 
 
-def _check_kwargs(cls: type, kwargs: Mapping[str, Any], what: str, skip: Iterable[str]) -> None:
+def _check_kwargs(
+    cls: type[Any], kwargs: Mapping[str, Any], what: str, skip: Iterable[str]
+) -> None:
     params = inspect.signature(cls.__init__).parameters
     allowed = [
         p for p in params if p not in ("self", *skip) and params[p].kind != params[p].VAR_KEYWORD
@@ -117,7 +119,7 @@ def build_optimizer(
     return cls(params, **kwargs)
 
 
-def resolve_schedule(spec: OptimSpec) -> tuple[str, type | None, dict[str, Any], str]:
+def resolve_schedule(spec: OptimSpec) -> tuple[str, type[Any] | None, dict[str, Any], str]:
     """``(name, scheduler class or None for the built-in ones, kwargs, interval)``."""
     name, kwargs = _split(spec, "schedule")
     interval = str(kwargs.pop("interval", "epoch"))

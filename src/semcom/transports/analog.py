@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 
 from semcom.channels import build_channel
 from semcom.data.batch import fetch_batch, move_to
+from semcom.tasks import Evaluator
 from semcom.transports.base import (
     Measurement,
     MeasurePlan,
@@ -65,7 +66,7 @@ class AnalogTransport(SymbolTransport):
         snr1 = torch.full((1,), float(plan.snr_db[0]), device=x1.device)
         device_flops, symbols1 = flops_of(system.analog_encode, x1, snr1)
         edge_flops, _ = flops_of(system.analog_decode, symbols1, snr1)
-        evaluators = {}
+        evaluators: dict[float | None, Evaluator] = {}
         for snr in plan.snr_db:
             g = snr_generator(plan.seed, float(snr))
             evaluator = system.task.evaluator()

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 import torch
 from torch import nn
@@ -110,7 +110,15 @@ def flops_of(fn: Any, *args: Any) -> tuple[int, Any]:
     return flops, result[0]
 
 
-def module_costs(system: Any) -> dict[str, int]:
+class ModuleCosts(TypedDict):
+    """:func:`module_costs`: the :class:`Measurement` fields of the same names."""
+
+    device_params: int
+    edge_params: int
+    device_param_bytes: int
+
+
+def module_costs(system: Any) -> ModuleCosts:
     """Parameters of the device and edge modules, and the device's parameter + buffer bytes."""
     device: list[nn.Module] = system.device_modules()
     edge: list[nn.Module] = system.edge_modules()

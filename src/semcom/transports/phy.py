@@ -27,6 +27,7 @@ from torch.utils.data import Dataset
 
 from semcom.data.batch import fetch_batch, move_to
 from semcom.sscc.stats import StatsLog
+from semcom.tasks import Evaluator
 from semcom.transports.analog import channel_from
 from semcom.transports.base import (
     Measurement,
@@ -86,7 +87,7 @@ class PHYTransport(SymbolTransport):
         device_flops, symbols1 = flops_of(system.phy_encode, x1, snr1)
         edge_flops, _ = flops_of(system.phy_decode, symbols1, snr1)
         stats = StatsLog()
-        evaluators = {}
+        evaluators: dict[float | None, Evaluator] = {}
         for snr in plan.snr_db:
             g = snr_generator(plan.seed, float(snr))
             evaluator = system.task.evaluator()

@@ -4,7 +4,7 @@ simulated link delivered (see :mod:`semcom.systems.separate_coding`)."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -23,6 +23,7 @@ class _SourceChannelBaseline(WholeModelAtEdge):
     """Shared body: the whole backbone at the edge on the decoded image, the channel-use budget."""
 
     transport_kinds = ("phy",)
+    params: CapacityParams
 
     def __init__(self, params: CapacityParams, ctx: BuildContext) -> None:
         super().__init__(params, ctx)
@@ -54,7 +55,7 @@ class _SourceChannelBaseline(WholeModelAtEdge):
 
     def _build_source(self) -> SourceCoder:
         """The source coder of this system (the image coders here)."""
-        return build_source_coder(self.params.source, self.image_shape)
+        return build_source_coder(self.params.source, cast(tuple[int, int, int], self.image_shape))
 
     def channel_uses(self) -> int:
         """Complex channel symbols per sample, ``round(cbr · C · H · W)``."""

@@ -15,7 +15,8 @@ features``); :meth:`~.baseline._SourceChannelBaseline.variant_class` picks them.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import torch
 from torch import nn
@@ -24,7 +25,7 @@ from semcom.nn.feature_codec import FeatureCodec
 from semcom.sscc.source import SourceChoice
 from semcom.systems.base import BuildContext, SystemOutput
 from semcom.systems.registry import SystemConfigError
-from semcom.systems.separate_coding.baseline import FEATURE_VARIANTS
+from semcom.systems.separate_coding.baseline import FEATURE_VARIANTS, _SourceChannelBaseline
 from semcom.systems.separate_coding.links import SSCC, CapacityBound
 from semcom.systems.separate_coding.params import CapacityParams
 
@@ -42,7 +43,7 @@ class FeatureSourceCoder:
     def __init__(self, head: nn.Module, codec: FeatureCodec, code_shape: tuple[int, int, int]):
         self.head, self.codec, self.code_shape = head, codec, code_shape
 
-    def encode(self, x: torch.Tensor, budgets: list[int]) -> list[SourceChoice]:
+    def encode(self, x: torch.Tensor, budgets: Sequence[int]) -> list[SourceChoice]:
         if len(budgets) != len(x):
             raise ValueError(f"{len(budgets)} budgets for {len(x)} inputs")
         with torch.no_grad():
@@ -61,18 +62,22 @@ class FeatureSourceCoder:
         return torch.full(self.code_shape, -1, dtype=torch.int32)
 
 
-class _FeatureSource:
+# a mixin, placed before the baseline class (SSCC, CapacityBound) among the bases; the type checker
+# sees it as a subclass of the baselines' common base
+if TYPE_CHECKING:
+    _MixinBase = _SourceChannelBaseline
+else:
+    _MixinBase = object
+
+
+class _FeatureSource(_MixinBase):
     """What ``source: features`` changes in the separate-coding baselines (module docstring)."""
 
     has_rate: ClassVar[bool] = True
     paths: ClassVar[tuple[str, ...]] = ("full", "bypass")
-    params: CapacityParams
-    head: nn.Module
-    tail: nn.Module
-    feature_shape: tuple[int, ...]
 
     def __init__(self, params: CapacityParams, ctx: BuildContext) -> None:
-        super().__init__(params, ctx)  # type: ignore[call-arg]
+        super().__init__(params, ctx)
         if len(self.feature_shape) != 3:
             raise SystemConfigError(
                 f"{self.name} with source: features codes a [C, H, W] feature; {ctx.backbone} "
@@ -132,12 +137,12 @@ class _FeatureSource:
         return logits.masked_fill(~valid[:, None], 0.0), valid
 
     def describe(self) -> dict[str, Any]:
-        d = super().describe()  # type: ignore[misc]
+        d = super().describe()
         d.update(
             channels=self.codec.channels,
             bits=self.codec.bits,
             downsample=self.codec.downsample,
-            code_shape=list(self.source.code_shape),
+            code_shape=list(cast(FeatureSourceCoder, self.source).code_shape),
         )
         return d
 
