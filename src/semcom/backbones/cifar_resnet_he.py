@@ -27,8 +27,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from semcom.backbones.base import Normalize, SplitBackbone
-from semcom.backbones.resnet import ClassifierHead
+from semcom.backbones.base import SplitBackbone
+from semcom.backbones.resnet import BasicBlock, resnet_stages
 
 #: name → blocks per layer ``n`` (depth ``6n + 2``).
 HE_CIFAR_DEPTHS: dict[str, int] = {"resnet20": 3, "resnet32": 5, "resnet56": 9, "resnet110": 18}
@@ -58,24 +58,13 @@ class ShortcutA(nn.Module):
         return x
 
 
-class OptionABasicBlock(nn.Module):
-    """Two 3×3 convs (BN, ReLU) plus an option-A shortcut:
-    ``[B, C_in, H, W] → [B, width, H/s, W/s]``."""
+class OptionABasicBlock(BasicBlock):
+    """A :class:`~semcom.backbones.resnet.BasicBlock` whose shortcut is the paper's option A
+    (:class:`ShortcutA`, no parameters): ``[B, C_in, H, W] → [B, width, H/s, W/s]``."""
 
-    def __init__(self, in_ch: int, width: int, stride: int = 1) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_ch, width, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = nn.Conv2d(width, width, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.shortcut: nn.Module = nn.Identity()
-        if stride != 1 or in_ch != width:
-            self.shortcut = ShortcutA(in_ch, width, stride)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = torch.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return torch.relu(out + self.shortcut(x))
+    @staticmethod
+    def projection(in_ch: int, out_ch: int, stride: int) -> nn.Module:
+        return ShortcutA(in_ch, out_ch, stride)
 
 
 def he_cifar_resnet(
@@ -104,30 +93,9 @@ def he_cifar_resnet(
             f"unknown He et al. CIFAR ResNet {name!r}; allowed: {', '.join(HE_CIFAR_DEPTHS)}"
         )
     depth = HE_CIFAR_DEPTHS[name]
-    stem_ch = HE_CIFAR_WIDTHS[0]
-    stages: list[tuple[str, nn.Module]] = [
-        (
-            "stem",
-            nn.Sequential(
-                Normalize(mean or (0.5,) * in_channels, std or (0.25,) * in_channels),
-                nn.Conv2d(in_channels, stem_ch, 3, 1, 1, bias=False),
-                nn.BatchNorm2d(stem_ch),
-                nn.ReLU(inplace=True),
-            ),
-        )
-    ]
-    aliases: dict[str, str] = {}
-    ch = stem_ch
-    for layer_index, width in enumerate(HE_CIFAR_WIDTHS, start=1):
-        for block_index in range(depth):
-            stride = 2 if (layer_index > 1 and block_index == 0) else 1
-            stages.append(
-                (f"layer{layer_index}.{block_index}", OptionABasicBlock(ch, width, stride))
-            )
-            ch = width
-        aliases[f"layer{layer_index}"] = f"layer{layer_index}.{depth - 1}"
-    stages.append(("head", ClassifierHead(ch, num_classes)))
-    net = SplitBackbone(stages, aliases)
+    net = resnet_stages(
+        OptionABasicBlock, (depth,) * 3, HE_CIFAR_WIDTHS, in_channels, num_classes, mean, std
+    )
     for module in net.modules():
         if isinstance(module, nn.Conv2d):
             nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")

@@ -41,9 +41,14 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(out_ch)
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or in_ch != out_ch:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_ch, out_ch, 1, stride, bias=False), nn.BatchNorm2d(out_ch)
-            )
+            self.shortcut = self.projection(in_ch, out_ch, stride)
+
+    @staticmethod
+    def projection(in_ch: int, out_ch: int, stride: int) -> nn.Module:
+        """The shortcut where the shape changes: 1×1 conv + BN (option B)."""
+        return nn.Sequential(
+            nn.Conv2d(in_ch, out_ch, 1, stride, bias=False), nn.BatchNorm2d(out_ch)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.relu(self.bn1(self.conv1(x)))
@@ -122,6 +127,22 @@ def cifar_resnet(
             f"unknown CIFAR-style ResNet {name!r}; allowed: {', '.join(CIFAR_VARIANTS)}"
         )
     block, depths, widths = CIFAR_VARIANTS[name]
+    return resnet_stages(block, depths, widths, in_channels, num_classes, mean, std)
+
+
+def resnet_stages(
+    block: type[nn.Module],
+    depths: tuple[int, ...],
+    widths: tuple[int, ...],
+    in_channels: int,
+    num_classes: int,
+    mean: tuple[float, ...] | None = None,
+    std: tuple[float, ...] | None = None,
+) -> SplitBackbone:
+    """A CIFAR-style ResNet of ``block`` s: the ``stem`` (normalisation, 3×3 conv to
+    ``widths[0]``, BN, ReLU), ``depths[i]`` blocks of ``widths[i]`` per layer (the first block of
+    every layer after the first at stride 2), named ``layer<i>.<j>`` with ``layer<i>`` aliases,
+    and the ``head`` (global average pool + linear)."""
     mean = mean or (0.5,) * in_channels
     std = std or (0.25,) * in_channels
     stem_ch = widths[0]

@@ -85,8 +85,25 @@ class TaskSpec:
         )
 
 
+class InputShaped:
+    """``in_channels`` and ``image_size`` of a class with an ``input_shape`` ``(C, H, W)`` or
+    ``(C, T, H, W)`` (:class:`DatasetInfo`, :class:`~semcom.systems.BuildContext`)."""
+
+    input_shape: tuple[int, ...]
+
+    @property
+    def in_channels(self) -> int:
+        """Channels ``C`` of one input (1 = grey, 3 = RGB)."""
+        return self.input_shape[0]
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """``(H, W)`` of one image or frame, pixels."""
+        return (self.input_shape[-2], self.input_shape[-1])
+
+
 @dataclass(frozen=True)
-class DatasetInfo:
+class DatasetInfo(InputShaped):
     """Facts about a data set that models are built from.
 
     Attributes:
@@ -130,16 +147,6 @@ class DatasetInfo:
             except ValueError as exc:
                 raise ValueError(f"DatasetInfo({self.name!r}): {exc}") from None
         object.__setattr__(self, "task", task)
-
-    @property
-    def in_channels(self) -> int:
-        """Channels ``C`` of one input (1 = grey, 3 = RGB)."""
-        return self.input_shape[0]
-
-    @property
-    def image_size(self) -> tuple[int, int]:
-        """``(H, W)`` of one image or frame, pixels."""
-        return (self.input_shape[-2], self.input_shape[-1])
 
 
 def image_shape(channels: int, size: Sequence[int]) -> tuple[int, ...]:

@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict
 from torch import nn
 
 from semcom.coding import Payload, PayloadError
-from semcom.data.info import TaskSpec
+from semcom.data.info import InputShaped, TaskSpec
 from semcom.tasks import Task, build_task
 from semcom.transports import PayloadTransport, Transport
 
@@ -78,7 +78,7 @@ class SystemOutput:
 
 
 @dataclass(frozen=True)
-class BuildContext:
+class BuildContext(InputShaped):
     """What a system needs to know about the data and backbone to build itself.
 
     Attributes:
@@ -109,16 +109,6 @@ class BuildContext:
         object.__setattr__(self, "input_shape", shape)
         if self.task is None:
             object.__setattr__(self, "task", TaskSpec("classification", self.num_classes))
-
-    @property
-    def in_channels(self) -> int:
-        """Channels ``C`` of one input."""
-        return self.input_shape[0]
-
-    @property
-    def image_size(self) -> tuple[int, int]:
-        """``(H, W)`` of one image or frame."""
-        return (self.input_shape[-2], self.input_shape[-1])
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON (a stored model's metadata)."""

@@ -23,7 +23,7 @@ def top1_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return float((logits.argmax(1) == labels).float().mean())
 
 
-def _label_map(preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def label_map(preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Class indices ``[B, H, W]`` from labels of the target's shape or scores ``[B, K, H, W]``."""
     if preds.dim() == target.dim() + 1:
         preds = preds.argmax(1)
@@ -46,7 +46,7 @@ def segmentation_confusion(
     scores. Same result as ``torchmetrics``' ``multiclass_confusion_matrix`` (tested), computed
     with one ``bincount`` so that importing torchmetrics (seconds) is not needed.
     """
-    labels = _label_map(preds, target).reshape(-1)
+    labels = label_map(preds, target).reshape(-1)
     truth = target.reshape(-1).long()
     if ignore_index is not None:
         keep = truth != ignore_index

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from semcom.data.info import TaskSpec
 from semcom.tasks.base import Evaluator, Metrics, Task, TaskError, masked_rows
+from semcom.tasks.functional import label_map
 
 
 def _labels(output: Any, targets: Any) -> torch.Tensor:
@@ -33,14 +34,10 @@ def _labels(output: Any, targets: Any) -> torch.Tensor:
     masks)."""
     if not isinstance(output, torch.Tensor) or not isinstance(targets, torch.Tensor):
         raise TaskError("segmentation expects logits [B, K, H, W] and masks [B, H, W] tensors")
-    if output.dim() == targets.dim() + 1:
-        output = output.argmax(1)
-    if output.shape != targets.shape:
-        raise TaskError(
-            f"segmentation expects logits [B, K, H, W] (or labels) for masks [B, H, W], got "
-            f"{tuple(output.shape)} and {tuple(targets.shape)}"
-        )
-    return output.long()
+    try:
+        return label_map(output, targets)
+    except ValueError as exc:
+        raise TaskError(f"segmentation: {exc}") from None
 
 
 def per_sample_counts(

@@ -24,7 +24,9 @@ The systems stay duck-type free: a transport calls only the methods its protocol
 from __future__ import annotations
 
 import math
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypedDict
 
@@ -139,6 +141,31 @@ def median_times(device_t: list[float], edge_t: list[float]) -> dict[str, float]
     }
 
 
+def time_halves(
+    test_set: Dataset,
+    samples: int,
+    device: Any,
+    device_side: Callable[[torch.Tensor], Any],
+    edge_side: Callable[[Any], Any] | None = None,
+) -> dict[str, float]:
+    """Median wall time per sample (batch of one, the first ``samples`` test inputs on
+    ``device``) of ``device_side(x)`` and of ``edge_side`` on what it returned, seconds; a
+    transport without an edge side times 0 there."""
+    device_t: list[float] = []
+    edge_t: list[float] = []
+    for i in range(min(samples, len(test_set))):  # type: ignore[arg-type]
+        x = move_to(fetch_batch(test_set, torch.tensor([i])).inputs, device)
+        t0 = time.perf_counter()
+        sent = device_side(x)
+        t1 = time.perf_counter()
+        if edge_side is not None:
+            edge_side(sent)
+        t2 = time.perf_counter()
+        device_t.append(t1 - t0)
+        edge_t.append(t2 - t1 if edge_side is not None else 0.0)
+    return median_times(device_t, edge_t)
+
+
 def batches(test_set: Dataset, batch_size: int, device: Any = None) -> Any:
     """``(inputs, targets)`` of ``test_set`` in order, ``batch_size`` at a time, on ``device``."""
     n = len(test_set)  # type: ignore[arg-type]
@@ -185,6 +212,16 @@ class Transport(ABC):
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
         """Per-sample units sent ``[N]``, their rate ``[N]`` (units/s) and the record's ``link``
         fields, at ``snr_db`` with per-sample power gains ``gains`` ``[N]``."""
+
+    def measured(
+        self, system: Any, test_set: Dataset, plan: MeasurePlan, **fields: Any
+    ) -> Measurement:
+        """The :class:`Measurement` of ``fields`` with the system's module costs and, when the
+        plan asks for it, the per-sample timing (:meth:`time`)."""
+        m = Measurement(**fields, **module_costs(system))
+        if plan.timing_samples > 0:
+            m.measured_s = self.time(system, test_set, plan.timing_samples, plan.device)
+        return m
 
     def serve_refusal(self, system: Any) -> str | None:
         """Why the edge server cannot serve ``system`` over HTTP (``None``: it can)."""

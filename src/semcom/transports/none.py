@@ -6,13 +6,11 @@ device's compute alone.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import torch
 from torch.utils.data import Dataset
 
-from semcom.data.batch import fetch_batch, move_to
 from semcom.transports.base import (
     Measurement,
     MeasurePlan,
@@ -20,9 +18,8 @@ from semcom.transports.base import (
     batches,
     first_input,
     flops_of,
-    median_times,
-    module_costs,
     nothing_sent,
+    time_halves,
 )
 from semcom.transports.symbols import zeros_bits
 
@@ -41,30 +38,23 @@ class NoTransport(Transport):
         evaluator = system.task.evaluator()
         for x, y in batches(test_set, plan.batch_size, plan.device):
             evaluator.update(system.infer_local(x), y)
-        m = Measurement(
+        return self.measured(
+            system,
+            test_set,
+            plan,
             evaluators={None: evaluator},
             payload_bits=zeros_bits(len(test_set)),  # type: ignore[arg-type]
             estimated_bits=None,
             header_bits=0.0,
             device_flops=device_flops,
             edge_flops=0,
-            **module_costs(system),
         )
-        if plan.timing_samples > 0:
-            m.measured_s = self.time(system, test_set, plan.timing_samples, plan.device)
-        return m
 
     @torch.no_grad()
     def time(
         self, system: Any, test_set: Dataset, samples: int, device: Any = None
     ) -> dict[str, float]:
-        device_t: list[float] = []
-        for i in range(min(samples, len(test_set))):  # type: ignore[arg-type]
-            x = move_to(fetch_batch(test_set, torch.tensor([i])).inputs, device)
-            t0 = time.perf_counter()
-            system.infer_local(x)
-            device_t.append(time.perf_counter() - t0)
-        return median_times(device_t, [0.0] * len(device_t))
+        return time_halves(test_set, samples, device, system.infer_local)
 
     def ratio_fields(self, system: Any, m: Measurement) -> dict[str, Any]:
         return {

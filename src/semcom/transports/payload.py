@@ -13,14 +13,12 @@ Protocol: ``device_encode(x) -> list[Payload]``, ``edge_decode(list[Payload]) ->
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import torch
 from torch.utils.data import Dataset
 
 from semcom.coding import Payload
-from semcom.data.batch import fetch_batch, move_to
 from semcom.latency import shannon_rate_bps
 from semcom.transports.base import (
     Measurement,
@@ -30,8 +28,7 @@ from semcom.transports.base import (
     finite_mean,
     first_input,
     flops_of,
-    median_times,
-    module_costs,
+    time_halves,
 )
 from semcom.transports.ratios import compression_ratio
 
@@ -65,35 +62,29 @@ class PayloadTransport(Transport):
             if est is not None:
                 estimates.append(est.double().cpu())
             evaluator.update(output, y)
-        m = Measurement(
+        return self.measured(
+            system,
+            test_set,
+            plan,
             evaluators={None: evaluator},
             payload_bits=torch.cat(bits).double(),
             estimated_bits=torch.cat(estimates) if estimates else None,
             header_bits=float(payloads1[0].header_bytes * 8),
             device_flops=device_flops,
             edge_flops=edge_flops,
-            **module_costs(system),
         )
-        if plan.timing_samples > 0:
-            m.measured_s = self.time(system, test_set, plan.timing_samples, plan.device)
-        return m
 
     @torch.no_grad()
     def time(
         self, system: Any, test_set: Dataset, samples: int, device: Any = None
     ) -> dict[str, float]:
-        device_t: list[float] = []
-        edge_t: list[float] = []
-        for i in range(min(samples, len(test_set))):  # type: ignore[arg-type]
-            x = move_to(fetch_batch(test_set, torch.tensor([i])).inputs, device)
-            t0 = time.perf_counter()
-            wire = system.device_encode(x)[0].to_bytes()
-            t1 = time.perf_counter()
-            system.edge_decode([Payload.from_bytes(wire)])
-            t2 = time.perf_counter()
-            device_t.append(t1 - t0)
-            edge_t.append(t2 - t1)
-        return median_times(device_t, edge_t)
+        return time_halves(
+            test_set,
+            samples,
+            device,
+            lambda x: system.device_encode(x)[0].to_bytes(),
+            lambda wire: system.edge_decode([Payload.from_bytes(wire)]),
+        )
 
     def ratio_fields(self, system: Any, m: Measurement) -> dict[str, Any]:
         mean_bits = float(m.payload_bits.mean())

@@ -18,28 +18,17 @@ summary (``sent_rate``, ``delivered_rate``, ``valid_rate``, ``bler``, ``mean_qua
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
+from torch import nn
 from torch.utils.data import Dataset
 
-from semcom.data.batch import fetch_batch, move_to
 from semcom.sscc.stats import StatsLog
 from semcom.tasks import Evaluator
-from semcom.transports.analog import channel_from
-from semcom.transports.base import (
-    Measurement,
-    MeasurePlan,
-    batches,
-    first_input,
-    flops_of,
-    median_times,
-    module_costs,
-    snr_generator,
-)
-from semcom.transports.symbols import SymbolTransport, zeros_bits
+from semcom.transports.base import Measurement, MeasurePlan
+from semcom.transports.symbols import Half, SymbolTransport
 
 
 @dataclass
@@ -66,69 +55,42 @@ class PHYTransport(SymbolTransport):
 
     kind = "phy"
 
+    def __init__(self) -> None:
+        self._stats = StatsLog()
+
     @torch.no_grad()
     def measure(self, system: Any, test_set: Dataset, plan: MeasurePlan) -> Measurement:
-        """As the analog transport, on the CPU: the LDPC + QAM simulation (Sionna) and the codecs
-        run there, so the system is measured there whatever ``plan.device`` says."""
-        if not plan.snr_db:
-            raise ValueError("a simulated PHY is measured through a channel at given SNRs")
+        """As every symbol transport, on the CPU: the LDPC + QAM simulation (Sionna) and the
+        codecs run there, so the system is measured there whatever ``plan.device`` says."""
         home = system.model_device
         system.to("cpu")
         try:
-            return self._measure(system, test_set, replace(plan, device=None))
+            return super().measure(system, test_set, replace(plan, device=None))
         finally:
             system.to(home)
 
-    def _measure(self, system: Any, test_set: Dataset, plan: MeasurePlan) -> Measurement:
-        system.eval()
-        channel = channel_from(plan.channel)
-        x1 = first_input(test_set, plan.device)
-        snr1 = torch.full((1,), float(plan.snr_db[0]))
-        device_flops, symbols1 = flops_of(system.phy_encode, x1, snr1)
-        edge_flops, _ = flops_of(system.phy_decode, symbols1, snr1)
-        stats = StatsLog()
-        evaluators: dict[float | None, Evaluator] = {}
-        for snr in plan.snr_db:
-            g = snr_generator(plan.seed, float(snr))
-            evaluator = system.task.evaluator()
-            for x, y in batches(test_set, plan.batch_size, plan.device):
-                s = torch.full((len(x),), float(snr))
-                result: PHYResult = system.phy_transmit(x, s, channel, generator=g)
-                stats.add(s, result.per_sample)
-                evaluator.update(result.output, y, delivered=result.valid)
-            evaluators[float(snr)] = evaluator
-        m = Measurement(
-            evaluators=evaluators,
-            payload_bits=zeros_bits(len(test_set)),  # type: ignore[arg-type]
-            estimated_bits=None,
-            header_bits=None,
-            device_flops=device_flops,
-            edge_flops=edge_flops,
-            channel_uses=system.channel_uses(),
-            link_stats_by_snr=stats.summary(),
-            **module_costs(system),
-        )
-        if plan.timing_samples > 0:
-            m.measured_s = self.time(system, test_set, plan.timing_samples, plan.device)
-        return m
+    def halves(self, system: Any) -> tuple[Half, Half]:
+        return system.phy_encode, system.phy_decode
 
-    @torch.no_grad()
-    def time(
-        self, system: Any, test_set: Dataset, samples: int, device: Any = None
-    ) -> dict[str, float]:
-        device_t: list[float] = []
-        edge_t: list[float] = []
-        for i in range(min(samples, len(test_set))):  # type: ignore[arg-type]
-            x = move_to(fetch_batch(test_set, torch.tensor([i])).inputs, device)
-            snr = torch.zeros(1)
-            t0 = time.perf_counter()
-            symbols = system.phy_encode(x, snr)
-            t1 = time.perf_counter()
-            system.phy_decode(symbols, snr)
-            t2 = time.perf_counter()
-            device_t.append(t1 - t0)
-            edge_t.append(t2 - t1)
-        return median_times(device_t, edge_t)
+    def start(self) -> None:
+        self._stats = StatsLog()
+
+    def cross(
+        self,
+        system: Any,
+        x: torch.Tensor,
+        snr_db: torch.Tensor,
+        channel: nn.Module,
+        generator: torch.Generator,
+        targets: Any,
+        evaluator: Evaluator,
+    ) -> None:
+        result: PHYResult = system.phy_transmit(x, snr_db, channel, generator=generator)
+        self._stats.add(snr_db, result.per_sample)
+        evaluator.update(result.output, targets, delivered=result.valid)
+
+    def link_stats(self) -> dict[float, dict[str, Any]]:
+        return self._stats.summary()
 
     def serve_refusal(self, system: Any) -> str | None:
         return (
