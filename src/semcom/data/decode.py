@@ -199,6 +199,5 @@ def decode_resized(
             work(c)
     else:
         with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
-            for _ in pool.map(work, range(len(chunks))):
-                pass
+            list(pool.map(work, range(len(chunks))))  # re-raises the first failure
     return out
