@@ -130,7 +130,29 @@ def test_decode_rejects_corrupt_streams() -> None:
     with pytest.raises(CodingError, match="data left"):
         coder.decode(data + b"\1\2\3\4\5", 300)
     with pytest.raises(CodingError, match="data left"):
-        coder.decode(data, 10)  # wrong shape: stops early
+        coder.decode(data, 290)  # wrong shape: stops early
+    with pytest.raises(CodingError, match=r"longer than any stream of 2 x 10 symbols"):
+        coder.decode(data, 10)  # far too long for the shape: refused before decoding
+
+
+def test_the_longest_stream_bounds_every_encoding_and_long_junk_is_refused_unread() -> None:
+    rng = np.random.default_rng(1)
+    pmf = random_table(rng, 3, 4, 12)
+    coder = CategoricalCoder(pmf, 12)
+    worst = np.argmin(pmf, axis=1)[:, None].repeat(50, axis=1).astype(np.int32)  # least likely
+    for sym in (worst, sample(rng, pmf, 50), np.zeros((3, 50), dtype=np.int32)):
+        assert len(coder.encode(sym)) <= coder.max_stream_bytes(50)
+    junk = bytes(rng.integers(1, 256, coder.max_stream_bytes(50) + 1, dtype=np.uint8))
+    with pytest.raises(CodingError, match="longer than any stream"):
+        coder.decode(junk, 50)
+
+
+def test_words_to_an_integer_in_one_pass() -> None:
+    from semcom.coding.ans import _words_to_int
+
+    words = np.array([0xFFFFFFFF, 1, 0, 7], dtype=np.uint32)
+    assert _words_to_int(words) == sum(int(w) << (32 * i) for i, w in enumerate(words))
+    assert _words_to_int(np.zeros(0, dtype=np.uint32)) == 0
 
 
 def test_encode_rejects_bad_symbols() -> None:

@@ -148,8 +148,9 @@ def raw_tail_start(tail: list[int], num_symbols: int) -> int:
 
 
 def _words_to_int(words: np.ndarray) -> int:
-    """Little-endian ``uint32`` words → the non-negative integer they spell (0 for none)."""
-    return sum(int(w) << (32 * i) for i, w in enumerate(words))
+    """Little-endian ``uint32`` words → the non-negative integer they spell (0 for none); one
+    pass over the bytes (a sum of shifted big integers would be quadratic in the length)."""
+    return int.from_bytes(np.asarray(words, dtype="<u4").tobytes(), "little")
 
 
 def bytes_to_words(data: bytes) -> np.ndarray:
@@ -253,13 +254,27 @@ class CategoricalCoder:
         self._push_prefix(coder, sym, total - m)
         return words_to_bytes(coder.get_compressed())
 
+    def max_stream_bytes(self, length: int) -> int:
+        """Longest stream :meth:`encode` can write for ``length`` symbols per group: every
+        symbol at the cost of its group's least likely one, plus :func:`max_overhead_bits`."""
+        worst = float(np.max(self.precision - np.log2(self.pmf.astype(np.float64)), axis=1).sum())
+        bits = worst * length + max_overhead_bits(self.num_groups * length)
+        return math.ceil(bits / 8)
+
     def decode(self, data: bytes, length: int) -> np.ndarray:
         """Decode ``length`` symbols per group from ``data``; returns int32 ``[G, length]``.
 
-        Raises :class:`CodingError` if ``data`` is not a stream this coder wrote for that shape.
+        Raises :class:`CodingError` if ``data`` is not a stream this coder wrote for that shape;
+        a stream longer than :meth:`max_stream_bytes` is refused before any decoding.
         """
         if length < 0:
             raise ValueError(f"length must be >= 0, got {length}")
+        limit = self.max_stream_bytes(length)
+        if len(data) > limit:
+            raise CodingError(
+                f"ANS stream of {len(data)} bytes is longer than any stream of "
+                f"{self.num_groups} x {length} symbols under these tables ({limit} bytes at most)"
+            )
         words = bytes_to_words(bytes(data))
         try:
             coder = _stack.AnsCoder(words)

@@ -333,6 +333,13 @@ class FactorizedEntropyModel(nn.Module):
         sym = self._check_symbols(symbols)
         return [coder.encode(sample) for sample in sym]
 
+    def max_stream_bytes(self, shape: Sequence[int]) -> int:
+        """Longest stream :meth:`compress` can write for one sample of ``shape = (C,
+        *spatial)`` (a payload bound: longer bodies are refused before decoding)."""
+        if len(shape) < 1 or shape[0] != self.channels:
+            raise ValueError(f"expected a shape ({self.channels}, *spatial), got {tuple(shape)}")
+        return self._get_coder().max_stream_bytes(math.prod(shape[1:]))
+
     @torch.no_grad()
     def decompress(self, strings: Sequence[bytes], shape: Sequence[int]) -> torch.Tensor:
         """Decode streams from :meth:`compress`; ``shape = (C, *spatial)`` of one sample.

@@ -3,8 +3,11 @@
 A :class:`PayloadLayout` is what a payload-decoding system declares
 (``system.payload_layout()``) and what the edge server enforces before any model sees the bytes:
 the system name, one shape per tensor whose dimensions are exact sizes or :class:`Dim` ranges
-(e.g. the number of frames a clip kept, ``Dim(1, T)``), the number of chunks, and parameters whose
-values must match (e.g. the quantiser's bits). :meth:`PayloadLayout.check` raises
+(e.g. the number of frames a clip kept, ``Dim(1, T)``), the number of chunks with the byte length
+each may have (``chunk_bytes``: ``Dim(low, high)`` or an exact length; e.g. an entropy-coded body
+is at most as long as the longest stream its model can write for the shape, so a body of junk up
+to the request limit is refused before it reaches a decoder), and parameters whose values must
+match (e.g. the quantiser's bits). :meth:`PayloadLayout.check` raises
 :class:`~semcom.coding.payload.PayloadError` naming the first mismatch; ``Payload.from_bytes(...,
 layout=...)`` applies it while parsing.
 
@@ -57,11 +60,16 @@ class PayloadLayout:
     params: Mapping[str, int | float] = field(default_factory=dict)
     #: what each parameter is, in words, for error messages (e.g. ``{"b": "quantiser bits"}``).
     labels: Mapping[str, str] = field(default_factory=dict)
+    #: byte length each chunk may have (exact, a ``Dim`` range, or ``None``: any), in order.
+    chunk_bytes: tuple[DimSpec | None, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "shapes", tuple(tuple(s) for s in self.shapes))
         object.__setattr__(self, "params", dict(self.params))
         object.__setattr__(self, "labels", dict(self.labels))
+        object.__setattr__(self, "chunk_bytes", tuple(self.chunk_bytes))
+        if len(self.chunk_bytes) > self.chunks:
+            raise ValueError(f"{len(self.chunk_bytes)} chunk bounds for {self.chunks} chunk(s)")
 
     @property
     def max_elements(self) -> int:
@@ -101,6 +109,14 @@ class PayloadLayout:
                     )
         if len(payload.chunks) != self.chunks:
             return f"expected {self.chunks} chunk(s), payload has {len(payload.chunks)}"
+        for c, (chunk, bound) in enumerate(zip(payload.chunks, self.chunk_bytes, strict=False)):
+            if isinstance(bound, Dim) and not bound.low <= len(chunk) <= bound.high:
+                return (
+                    f"chunk {c} has {len(chunk)} bytes; this model's are {bound.low}.."
+                    f"{bound.high} bytes"
+                )
+            if isinstance(bound, int) and len(chunk) != bound:
+                return f"chunk {c} has {len(chunk)} bytes; this model's has {bound}"
         for key, want_value in self.params.items():
             got_value = payload.params.get(key)
             if got_value != want_value:
@@ -118,9 +134,14 @@ class PayloadLayout:
         return [[d.to_json() if isinstance(d, Dim) else d for d in s] for s in self.shapes]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "system": self.system,
             "shapes": self.shapes_json(),
             "params": dict(self.params),
             "chunks": self.chunks,
         }
+        if self.chunk_bytes:
+            out["chunk_bytes"] = [
+                b.to_json() if isinstance(b, Dim) else b for b in self.chunk_bytes
+            ]
+        return out

@@ -41,6 +41,7 @@ from torch import nn
 
 from semcom.backbones.resnet import BasicBlock
 from semcom.coding import (
+    Dim,
     FactorizedEntropyModel,
     Payload,
     PayloadError,
@@ -307,7 +308,12 @@ class AECNN(BackboneSplitSystem):
         chunks = 2 if self.params.selection == "per-sample" else 1
         params = {"b": self.params.bits, "k": self.params.k}
         labels = {"b": "quantiser bits", "k": "kept channels"}
-        return PayloadLayout(self.name, (self.code_shape(),), chunks, params, labels)
+        bounds: tuple[Dim | int, ...] = (Dim(0, self.entropy.max_stream_bytes(self.code_shape())),)
+        if chunks == 2:
+            bounds += (self.mask_bytes(),)
+        return PayloadLayout(
+            self.name, (self.code_shape(),), chunks, params, labels, chunk_bytes=bounds
+        )
 
     def check_payload_body(self, payload: Payload) -> None:
         if len(payload.chunks) == 2 and len(payload.chunks[1]) != self.mask_bytes():

@@ -36,7 +36,7 @@ from pydantic import Field
 from torch import nn
 
 from semcom.channels import snr_db_to_n0
-from semcom.coding import Payload, PayloadError, PayloadLayout
+from semcom.coding import Payload, PayloadLayout
 from semcom.nn.jscc import JSCCLink
 from semcom.systems.backbone_split import BackboneSplitSystem
 from semcom.systems.base import BuildContext, SystemOutput, SystemParams
@@ -210,13 +210,14 @@ class BottleNetPP(BackboneSplitSystem):
     def payload_layout(self) -> PayloadLayout:
         if self.params.channel != "erasure":
             return super().payload_layout()
-        return PayloadLayout(self.name, (self.code_shape(),), 1, {"b": 8}, {"b": "symbol bits"})
-
-    def check_payload_body(self, payload: Payload) -> None:
-        if len(payload.chunks[0]) != math.prod(self.code_shape()):
-            raise PayloadError(
-                f"expected one chunk of {math.prod(self.code_shape())} bytes (8-bit symbols)"
-            )
+        return PayloadLayout(
+            self.name,
+            (self.code_shape(),),
+            1,
+            {"b": 8},
+            {"b": "symbol bits"},
+            chunk_bytes=(math.prod(self.code_shape()),),
+        )
 
     @torch.no_grad()
     def edge_decode(self, payloads: Sequence[Payload]) -> torch.Tensor:

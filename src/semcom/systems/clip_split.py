@@ -204,8 +204,14 @@ class ClipSplit(BackboneSplitSystem):
     def payload_layout(self) -> PayloadLayout:
         c, _, h, w = self.code_shape(1)
         shape = (c, Dim(1, self.max_frames), h, w)
+        body = Dim(0, self.entropy.max_stream_bytes(self.code_shape(self.max_frames)))
         return PayloadLayout(
-            self.name, (shape,), 2, {"b": self.params.bits}, {"b": "quantiser bits"}
+            self.name,
+            (shape,),
+            2,
+            {"b": self.params.bits},
+            {"b": "quantiser bits"},
+            chunk_bytes=(body, math.ceil(self.frames / 8)),
         )
 
     def _mask(self, payload: Payload) -> torch.Tensor:

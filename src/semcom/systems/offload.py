@@ -12,6 +12,7 @@ ratio follows DESIGN.md: the split is the input, so it is ``32·C·H·W / payloa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -82,7 +83,12 @@ class _Offload(WholeModelAtEdge):
     def payload_layout(self) -> PayloadLayout:
         quality = self._quality()
         params = {"q": quality} if quality is not None else {}
-        return PayloadLayout(self.name, (self.image_shape,), 1, params, {"q": "codec quality"})
+        raw = math.prod(self.image_shape)
+        # raw pixels: exactly C·H·W bytes; a codec's image is decoded within max_pixels anyway
+        bound = raw if self.codec == "raw" else None
+        return PayloadLayout(
+            self.name, (self.image_shape,), 1, params, {"q": "codec quality"}, chunk_bytes=(bound,)
+        )
 
     @torch.no_grad()
     def edge_decode(self, payloads: Sequence[Payload]) -> torch.Tensor:

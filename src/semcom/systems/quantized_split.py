@@ -16,7 +16,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from semcom.coding import FactorizedEntropyModel, Payload, PayloadLayout, UniformQuantizer
+from semcom.coding import Dim, FactorizedEntropyModel, Payload, PayloadLayout, UniformQuantizer
 from semcom.systems.backbone_split import BackboneSplitSystem
 from semcom.systems.base import BuildContext, SystemOutput, SystemParams
 from semcom.systems.registry import SystemConfigError, register_system
@@ -134,8 +134,14 @@ class QuantizedSplit(BackboneSplitSystem):
         return self.entropy.estimate_bits(u)
 
     def payload_layout(self) -> PayloadLayout:
+        body = Dim(0, self.entropy.max_stream_bytes(self.code_shape()))
         return PayloadLayout(
-            self.name, (self.code_shape(),), 1, {"b": self.params.bits}, {"b": "quantiser bits"}
+            self.name,
+            (self.code_shape(),),
+            1,
+            {"b": self.params.bits},
+            {"b": "quantiser bits"},
+            chunk_bytes=(body,),
         )
 
     @torch.no_grad()
