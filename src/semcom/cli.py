@@ -70,6 +70,8 @@ def run(
     from semcom.data import DataUnavailableError
     from semcom.experiment import apply_quick, run_experiment
     from semcom.report import rich_table, summary_rows
+    from semcom.storage.checkpoint import CheckpointError
+    from semcom.storage.lock import RunLockedError
     from semcom.train import distributed
 
     overrides = list(set_)
@@ -85,6 +87,13 @@ def run(
     if quick:
         cfg = apply_quick(cfg)
     out_dir = out or Path("runs") / cfg.experiment
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        _fail(f"--out {out_dir}: cannot write there ({exc.strerror or exc})")
     distributed.init_if_launched()
 
     quiet = not distributed.is_main()
@@ -111,8 +120,14 @@ def run(
 
         try:
             result = run_experiment(cfg, out_dir, on_step=on_step, log=log)
-        except (ConfigError, DataUnavailableError) as exc:
+        except (ConfigError, DataUnavailableError, CheckpointError, RunLockedError) as exc:
             _fail(str(exc))
+        except KeyboardInterrupt:
+            _fail(
+                f"interrupted; the run can be resumed: run the same command again (same --out "
+                f"{out_dir}) and it continues from its last checkpoint",
+                code=130,
+            )
     if quiet:
         return
     console.print(rich_table(summary_rows(result.records), title=f"{cfg.experiment} — {out_dir}"))
@@ -225,10 +240,13 @@ def export(
     )
     from semcom.storage.store import StoreError, load_run
 
+    broken: dict[str, str] = {}
     try:
-        stored = load_run(run_dir)
+        stored = load_run(run_dir, broken)
     except StoreError as exc:
         _fail(str(exc))
+    for variant, why in broken.items():
+        console.print(f"skipping {variant}: {why}", highlight=False)
     chosen = stored
     if system is not None:
         chosen = (
@@ -361,6 +379,8 @@ def serve(
                 )
             else:
                 console.print(f"not serving {m.variant}: {m.reason}", highlight=False)
+        for variant, reason in catalog.broken.items():
+            console.print(f"not serving {variant}: {reason}", highlight=False)
         if not catalog.served:
             console.print("warning: no variant of this run is served", style="yellow")
         console.print(f"listening on http://{host}:{port} ({workers} worker(s))", highlight=False)

@@ -10,6 +10,7 @@ runs made before checkpoints were keyed are not reused (the variants train again
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -27,6 +28,7 @@ from semcom.data import DataUnavailableError, build_dataset, take_first
 from semcom.eval.evaluate import evaluate_variant, measure_system
 from semcom.report import all_plots, write_metrics, write_report
 from semcom.storage.checkpoint import save_weights
+from semcom.storage.lock import run_lock
 from semcom.storage.store import save_system
 from semcom.systems import BuildContext, SplitSystem, build_system
 from semcom.tasks import TaskError, check_fits
@@ -109,7 +111,22 @@ def run_experiment(
     on_step: StepReporter | None = None,
     log: Callable[[str], None] = print,
 ) -> RunResult:
-    """Train and evaluate every system variant of ``cfg``; write the four outputs to ``out_dir``."""
+    """Train and evaluate every system variant of ``cfg``; write the four outputs to ``out_dir``.
+
+    One process at a time per ``out_dir`` (:func:`semcom.storage.lock.run_lock`; under torchrun
+    the main rank holds it)."""
+    lock = run_lock(out_dir) if distributed.is_main() else contextlib.nullcontext()
+    with lock:
+        return _run_experiment(cfg, out_dir, on_step=on_step, log=log)
+
+
+def _run_experiment(
+    cfg: ExperimentConfig,
+    out_dir: str | Path,
+    *,
+    on_step: StepReporter | None = None,
+    log: Callable[[str], None] = print,
+) -> RunResult:
     t_start = time.perf_counter()
     out = Path(out_dir)
     ckpt_root = out / "checkpoints"

@@ -177,8 +177,13 @@ class ModelCatalog:
     """The variants of a run, served or not (see the module docstring)."""
 
     def __init__(
-        self, stored: Mapping[str, StoredSystem], device: torch.device | str | None = None
+        self,
+        stored: Mapping[str, StoredSystem],
+        device: torch.device | str | None = None,
+        broken: Mapping[str, str] | None = None,
     ) -> None:
+        #: variants whose stored file could not be loaded, with the reason (listed, not served).
+        self.broken: dict[str, str] = dict(broken or {})
         self.models: dict[str, ServedModel] = {}
         for variant, item in sorted(stored.items()):
             system = item.system.eval() if device is None else item.system.to(device).eval()
@@ -220,6 +225,8 @@ class ModelCatalog:
             else:
                 entry["reason"] = m.reason
             out.append(entry)
+        for variant, reason in sorted(self.broken.items()):
+            out.append({"model": variant, "served": False, "reason": reason})
         return out
 
     def select(self, payload: Payload, model: str | None = None) -> ServedModel:
@@ -229,6 +236,10 @@ class ModelCatalog:
         """
         if model is not None:
             chosen = self.models.get(model)
+            if chosen is None and model in self.broken:
+                raise SelectionError(
+                    422, "model_not_served", f"model {model!r} is not served: {self.broken[model]}"
+                )
             if chosen is None:
                 raise SelectionError(
                     404,

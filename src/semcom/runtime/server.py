@@ -315,8 +315,10 @@ def create_app(
         raise TypeError("pass either config or keyword settings, not both")
     if config.torch_threads is not None:
         torch.set_num_threads(config.torch_threads)
-    stored = load_run(source) if isinstance(source, (str, Path)) else source
-    service = EdgeService(ModelCatalog(stored, device=resolve_device(config.device)), config)
+    broken: dict[str, str] = {}
+    stored = load_run(source, broken) if isinstance(source, (str, Path)) else source
+    catalog = ModelCatalog(stored, device=resolve_device(config.device), broken=broken)
+    service = EdgeService(catalog, config)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -433,7 +435,10 @@ def serve(
             announce(app.state.service.catalog)
         uvicorn.run(app, **common)
         return
-    catalog = ModelCatalog(load_run(run_dir), device=resolve_device(config.device))  # fail early
+    broken: dict[str, str] = {}
+    catalog = ModelCatalog(  # fail early, in the parent
+        load_run(run_dir, broken), device=resolve_device(config.device), broken=broken
+    )
     if announce is not None:
         announce(catalog)
     del catalog

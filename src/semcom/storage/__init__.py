@@ -3,6 +3,20 @@
 (:mod:`~semcom.storage.store`). Nothing is unpickled: safetensors, or ``torch.load`` with
 ``weights_only=True``."""
 
-from semcom.storage.checkpoint import load_progress, load_weights, save_progress, save_weights
+from semcom.storage.checkpoint import (
+    CheckpointError,
+    load_progress,
+    load_weights,
+    read_weights,
+    save_progress,
+    save_weights,
+)
 
-__all__ = ["load_progress", "load_weights", "save_progress", "save_weights"]
+__all__ = [
+    "CheckpointError",
+    "load_progress",
+    "load_weights",
+    "read_weights",
+    "save_progress",
+    "save_weights",
+]

@@ -72,14 +72,23 @@ def load_system(path: str | Path) -> StoredSystem:
         system.load_state_dict(load_file(str(path)))
     except StoreError:
         raise
-    except (OSError, KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise StoreError(f"{path}: cannot load the stored system: {exc}") from exc
+    except Exception as exc:  # SafetensorError of a truncated file is no OSError / ValueError
+        raise StoreError(
+            f"{path}: cannot load the stored system ({type(exc).__name__}: {exc})"
+        ) from exc
     system.eval()
     return StoredSystem(path.stem, system, params)
 
 
-def load_run(run_dir: str | Path) -> dict[str, StoredSystem]:
-    """Every stored variant of ``run_dir`` by variant id (sorted); ``StoreError`` if none."""
+def load_run(
+    run_dir: str | Path, broken: dict[str, str] | None = None
+) -> dict[str, StoredSystem]:
+    """Every stored variant of ``run_dir`` by variant id (sorted); ``StoreError`` if none.
+
+    A file that cannot be loaded raises :class:`StoreError`, unless ``broken`` is given: then its
+    variant id and the reason go there and the other variants still load (a server serves what it
+    can and lists the rest).
+    """
     folder = Path(run_dir) / MODELS_DIR
     files = sorted(folder.glob("*.safetensors"))
     if not files:
@@ -87,4 +96,14 @@ def load_run(run_dir: str | Path) -> dict[str, StoredSystem]:
             f"{folder}: no stored systems; run `semcom run CONFIG --out {run_dir}` first "
             "(runs write one file per trained variant there)"
         )
-    return {f.stem: load_system(f) for f in files}
+    out: dict[str, StoredSystem] = {}
+    for f in files:
+        try:
+            out[f.stem] = load_system(f)
+        except StoreError as exc:
+            if broken is None:
+                raise
+            broken[f.stem] = str(exc)
+    if not out:
+        raise StoreError(f"{folder}: no stored system could be loaded: " + "; ".join(broken or {}))
+    return out
