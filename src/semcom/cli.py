@@ -342,7 +342,7 @@ def serve(
     host: Annotated[
         str, typer.Option("--host", help="address to bind (0.0.0.0 exposes the server)")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="TCP port")] = 8000,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port")] = 8000,
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="server processes (metrics are per worker)")
     ] = 1,
@@ -350,12 +350,25 @@ def serve(
         int, typer.Option("--max-body-bytes", min=1, help="largest request body, bytes")
     ] = 1 << 20,
     timeout: Annotated[
-        float, typer.Option("--timeout", help="decode + edge compute limit per request, s")
+        float,
+        typer.Option("--timeout", min=0.001, help="decode + edge compute limit per request, s"),
     ] = 10.0,
     threads: Annotated[
         int | None,
         typer.Option("--threads", min=1, help="compute threads per worker (default: CPUs, <= 4)"),
     ] = None,
+    header_timeout: Annotated[
+        float,
+        typer.Option("--header-timeout", min=0.001, help="wait for a request's headers, s (408)"),
+    ] = 10.0,
+    worker_start_timeout: Annotated[
+        float,
+        typer.Option("--worker-start-timeout", min=1, help="--workers: load time allowed, s"),
+    ] = 120.0,
+    max_worker_restarts: Annotated[
+        int,
+        typer.Option("--max-worker-restarts", min=0, help="--workers: deaths before stopping"),
+    ] = 5,
     torch_threads: Annotated[
         int, typer.Option("--torch-threads", min=1, help="torch intra-op threads per worker")
     ] = 1,
@@ -367,7 +380,8 @@ def serve(
     """Serve a run's digital systems over HTTP: POST /v1/infer, GET /v1/health, /v1/models,
     /v1/metrics."""
     from semcom.runtime.server import ServerConfig
-    from semcom.runtime.server import serve as run_server
+    from semcom.runtime.serving import ServeError
+    from semcom.runtime.serving import serve as run_server
     from semcom.storage.store import StoreError
 
     def announce(catalog) -> None:
@@ -392,6 +406,9 @@ def serve(
             compute_threads=threads,
             torch_threads=torch_threads,
             device=device,
+            header_timeout_s=header_timeout,
+            worker_start_timeout_s=worker_start_timeout,
+            max_worker_restarts=max_worker_restarts,
         )
         run_server(
             run_dir,
@@ -404,6 +421,8 @@ def serve(
         )
     except (StoreError, ValueError) as exc:
         _fail(str(exc))
+    except ServeError as exc:
+        _fail(str(exc), code=1)
 
 
 @app.command()

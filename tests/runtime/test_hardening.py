@@ -47,3 +47,103 @@ def test_the_ans_decoder_itself_refuses_an_overlong_stream(stored) -> None:
     body = b"\x01" * (entropy.max_stream_bytes(shape) + 1)
     with pytest.raises(CodingError, match="longer than any stream"):
         entropy.decompress([body], shape)
+
+
+# ------------------------------------------------------------------------------ serving itself
+def test_openapi_describes_the_binary_body_and_every_error(client) -> None:
+    doc = client.get("/openapi.json").json()
+    infer = doc["paths"]["/v1/infer"]["post"]
+    body = infer["requestBody"]["content"]["application/octet-stream"]["schema"]
+    assert body == {"type": "string", "format": "binary"}
+    assert {"400", "404", "408", "413", "415", "422", "503", "504"} <= set(infer["responses"])
+    assert client.get("/docs").status_code == 404  # its assets would come from a CDN
+
+
+def test_the_port_is_bound_before_any_model_loads(tmp_path) -> None:
+    import socket
+
+    from semcom.runtime.serving import ServeError, serve
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # the run directory does not exist: loading it first would raise a StoreError instead
+        with pytest.raises(
+            ServeError, match=f"cannot listen on 127.0.0.1:{port}: the port is in use"
+        ):
+            serve(tmp_path / "no-run", port=port)
+    with pytest.raises(ServeError, match="--port must be in 1..65535"):
+        serve(tmp_path / "no-run", port=99999)
+
+
+class _FakeProcess:
+    """A worker that is always found dead (what a health check sees of a crashing worker)."""
+
+    made = 0
+
+    def __init__(self, config, sockets) -> None:
+        type(self).made += 1
+        self.pid = type(self).made
+        self.exitcode = 1
+
+    def start(self) -> None: ...
+
+    def is_alive(self, timeout: float = 5) -> bool:
+        return False
+
+    def kill(self) -> None: ...
+
+    def join(self) -> None: ...
+
+    def terminate(self) -> None: ...
+
+
+def test_repeated_worker_deaths_stop_the_server(monkeypatch) -> None:
+    import uvicorn
+    import uvicorn.supervisors.multiprocess as mp
+
+    from semcom.runtime.serving import GuardedMultiprocess
+
+    monkeypatch.setattr(mp, "Process", _FakeProcess)
+    config = uvicorn.Config("semcom.runtime.serving:app_from_env", factory=True, workers=2)
+    guard = GuardedMultiprocess(config, [], max_restarts=3)
+    guard.init_processes()
+    rounds = 0
+    while not guard.should_exit.is_set() and rounds < 10:
+        guard.keep_subprocess_alive()
+        rounds += 1
+    assert guard.should_exit.is_set() and guard.deaths == 4 and rounds == 2
+
+
+def test_a_connection_that_never_finishes_its_headers_is_closed(run_dir, free_port) -> None:
+    import socket
+    import threading
+
+    import uvicorn
+
+    from semcom.runtime.serving import protocol_with
+
+    app = create_app(run_dir)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=free_port, log_level="error",
+                       http=protocol_with(0.3), lifespan="off")
+    )  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            threading.Event().wait(0.05)
+        with socket.create_connection(("127.0.0.1", free_port), timeout=10) as slow:
+            slow.sendall(b"POST /v1/infer HTTP/1.1\r\nhost: x\r\n")  # headers never end
+            answer = slow.recv(1024)
+            assert answer.startswith(b"HTTP/1.1 408")
+            assert slow.recv(1024) == b""  # and the server closed it
+        with socket.create_connection(("127.0.0.1", free_port), timeout=10) as ok:
+            ok.sendall(b"GET /v1/health HTTP/1.1\r\nhost: x\r\n\r\n")
+            assert ok.recv(4096).startswith(b"HTTP/1.1 200")
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -18,7 +18,8 @@ import torch
 from fastapi.testclient import TestClient
 
 from semcom.coding import Payload
-from semcom.runtime.server import DEFAULT_HOST, ServerConfig, create_app, serve
+from semcom.runtime.server import DEFAULT_HOST, ServerConfig, create_app
+from semcom.runtime.serving import serve
 
 SERVED = ["aecnn_k=2", "aecnn_k=4", "aecnn_k=4_ps", "offload-png", "qs_a", "qs_b"]
 OCTET = {"content-type": "application/octet-stream"}

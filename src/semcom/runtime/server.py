@@ -43,19 +43,16 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import json
 import os
-import socket
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from semcom.accel import resolve_device
 from semcom.coding import Payload, PayloadError
@@ -88,6 +85,10 @@ class ServerConfig:
         device: where the edge networks run (``auto``: CUDA, MPS, else CPU; payload decoding
             stays on the CPU).
         max_pending: computations queued or running before new requests get a 503.
+        header_timeout_s: longest wait for a connection's request line and headers (408).
+        worker_start_timeout_s: how long a ``--workers`` process may take to load before the
+            health check may call it dead.
+        max_worker_restarts: worker deaths after which ``semcom serve`` stops.
     """
 
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -97,11 +98,15 @@ class ServerConfig:
     torch_threads: int | None = 1
     device: str = "auto"
     max_pending: int = DEFAULT_MAX_PENDING
+    header_timeout_s: float = 10.0
+    worker_start_timeout_s: float = 120.0
+    max_worker_restarts: int = 5
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:
             raise ValueError(f"max_body_bytes must be >= 1, got {self.max_body_bytes}")
-        for name in ("compute_timeout_s", "read_timeout_s"):
+        for name in ("compute_timeout_s", "read_timeout_s", "header_timeout_s",
+                     "worker_start_timeout_s"):  # fmt: skip
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0 seconds, got {getattr(self, name)}")
         for name in ("compute_threads", "torch_threads"):
@@ -113,6 +118,8 @@ class ServerConfig:
         check_device_name(self.device)
         if self.max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {self.max_pending}")
+        if self.max_worker_restarts < 0:
+            raise ValueError(f"max_worker_restarts must be >= 0, got {self.max_worker_restarts}")
 
     @property
     def threads(self) -> int:
@@ -296,6 +303,68 @@ class EdgeService:
         )
 
 
+_ERROR_BODY = {
+    "type": "object",
+    "required": ["error", "detail"],
+    "properties": {
+        "error": {"type": "string", "description": "the kind of failure"},
+        "detail": {"type": "string", "description": "the reason, in words"},
+    },
+}
+#: every failure of ``POST /v1/infer``: status → (error kinds, when).
+ERRORS: dict[int, tuple[tuple[str, ...], str]] = {
+    400: (
+        ("bad_payload", "bad_request"),
+        "the parser's reason: magic, version, truncation, CRC, limits",
+    ),
+    404: (
+        ("unknown_model", "unknown_system"),
+        "no such variant, or no served variant of the system",
+    ),
+    408: (("read_timeout",), "the body (or the headers) did not arrive in time"),
+    413: (("body_too_large",), "Content-Length or the streamed body over the body limit"),
+    415: (("unsupported_media_type",), "a content type other than application/octet-stream"),
+    422: (
+        ("model_not_served", "rejected_payload", "ambiguous_model", "decode_failed"),
+        "a variant not served; a payload the model does not take; several candidates; a body "
+        "that does not decode",
+    ),
+    503: (("overloaded",), "too many computations pending"),
+    504: (("timeout",), "decode + edge compute over the compute timeout"),
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": f"{when} ({', '.join(kinds)})",
+        "content": {"application/json": {"schema": _ERROR_BODY}},
+    }
+    for status, (kinds, when) in ERRORS.items()
+}
+INFER_OPENAPI: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "model",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "the variant id (default: chosen from the payload's system)",
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "description": "one semcom Payload (the device's bytes for one sample)",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    },
+    "responses": {
+        "200": {
+            "description": "the task's answer: model, system, task, the task's fields "
+            "(prediction / logits / probabilities; mask_png; boxes / scores / labels), "
+            "payload_bytes, timing_ms",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+}
+
+
 def create_app(
     source: str | Path | Mapping[str, StoredSystem],
     *,
@@ -325,17 +394,24 @@ def create_app(
         yield
         service.pool.shutdown(wait=False, cancel_futures=True)
 
+    # /openapi.json describes every endpoint; the Swagger / ReDoc pages stay off: their default
+    # assets come from a CDN, which an offline edge box cannot reach
     app = FastAPI(
         title="semcom edge server",
         lifespan=lifespan,
         version="1",
         docs_url=None,
         redoc_url=None,
-        openapi_url=None,
+        openapi_url="/openapi.json",
     )
     app.state.service = service
 
-    @app.post("/v1/infer")
+    @app.post(
+        "/v1/infer",
+        summary="Decode one device payload and answer with the task's output",
+        openapi_extra=INFER_OPENAPI,
+        responses=ERROR_RESPONSES,
+    )
     async def infer(request: Request) -> JSONResponse:
         return await service.infer(request)
 
@@ -367,80 +443,3 @@ def create_app(
         )
 
     return app
-
-
-class NoDelayH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with ``TCP_NODELAY`` set on every connection.
-
-    asyncio sets ``TCP_NODELAY`` only on sockets whose ``proto`` is ``IPPROTO_TCP``; the listening
-    socket ``uvicorn --workers N`` hands to its spawned workers comes back with ``proto`` 0, so
-    their connections kept Nagle's algorithm: a response written in two parts (headers, body)
-    then waited for the client's delayed ACK, about 40 ms per keep-alive request.
-    """
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().connection_made(transport)
-
-
-def app_from_env() -> FastAPI:
-    """App factory for uvicorn worker processes: reads ``SEMCOM_SERVE_CONFIG`` (JSON with
-    ``run_dir`` and the :class:`ServerConfig` fields) set by :func:`serve`."""
-    raw = os.environ.get(ENV_CONFIG)
-    if not raw:
-        raise RuntimeError(f"{ENV_CONFIG} is not set; start the server with `semcom serve`")
-    settings = json.loads(raw)
-    run_dir = settings.pop("run_dir")
-    return create_app(run_dir, config=ServerConfig(**settings))
-
-
-def serve(
-    run_dir: str | Path,
-    *,
-    host: str = DEFAULT_HOST,
-    port: int = DEFAULT_PORT,
-    workers: int = 1,
-    config: ServerConfig | None = None,
-    log_level: str = "info",
-    access_log: bool = False,
-    announce: Callable[[ModelCatalog], None] | None = None,
-) -> None:
-    """Run the server with uvicorn until interrupted (``semcom serve``).
-
-    The run is loaded here first, so a bad run directory fails before anything binds, and
-    ``announce(catalog)`` (e.g. printing what is served) runs before uvicorn starts. With
-    ``workers > 1`` uvicorn starts that many processes, each loading the run itself from the
-    ``SEMCOM_SERVE_CONFIG`` environment variable (metrics are then per worker).
-    """
-    import uvicorn
-
-    config = config or ServerConfig()
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    common: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "log_level": log_level,
-        "access_log": access_log,
-        "server_header": False,
-        "timeout_keep_alive": 5,
-        "http": NoDelayH11Protocol,
-    }
-    if workers == 1:
-        app = create_app(run_dir, config=config)
-        if announce is not None:
-            announce(app.state.service.catalog)
-        uvicorn.run(app, **common)
-        return
-    broken: dict[str, str] = {}
-    catalog = ModelCatalog(  # fail early, in the parent
-        load_run(run_dir, broken), device=resolve_device(config.device), broken=broken
-    )
-    if announce is not None:
-        announce(catalog)
-    del catalog
-    os.environ[ENV_CONFIG] = json.dumps({"run_dir": str(Path(run_dir).resolve()), **asdict(config)})
-    uvicorn.run("semcom.runtime.server:app_from_env", factory=True, workers=workers, **common)

@@ -80,9 +80,7 @@ def load_system(path: str | Path) -> StoredSystem:
     return StoredSystem(path.stem, system, params)
 
 
-def load_run(
-    run_dir: str | Path, broken: dict[str, str] | None = None
-) -> dict[str, StoredSystem]:
+def load_run(run_dir: str | Path, broken: dict[str, str] | None = None) -> dict[str, StoredSystem]:
     """Every stored variant of ``run_dir`` by variant id (sorted); ``StoreError`` if none.
 
     A file that cannot be loaded raises :class:`StoreError`, unless ``broken`` is given: then its
