@@ -436,7 +436,11 @@ def create_app(
             },
         }
 
-    @app.get("/v1/metrics")
+    @app.get(
+        "/v1/metrics",
+        response_class=PlainTextResponse,
+        summary="Prometheus text exposition of this worker's counters",
+    )
     async def metrics() -> PlainTextResponse:
         return PlainTextResponse(
             service.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
