@@ -22,13 +22,15 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 data_app = typer.Typer(no_args_is_help=True, help="Get and check data sets.")
 app.add_typer(data_app, name="data")
 # Piped output (CI logs, `| tee`) gets a wide table instead of rich's 80-column default.
-console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True)
+# markup off: messages carry paths, URLs and exception text, whose "[...]" is not rich markup
+console = Console(width=None if sys.stdout.isatty() else 160, markup=False)
+err_console = Console(stderr=True, markup=False)
 
 DEFAULT_CONFIG = "aecnn_fashion.yaml"
 
@@ -39,7 +41,7 @@ def default_config_path() -> Path:
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(Text("error: ", style="bold red") + Text(message))
     raise typer.Exit(code)
 
 
@@ -470,8 +472,9 @@ def infer(
     from semcom.runtime.client import (
         ClientError,
         EdgeClient,
+        image_paths,
         infer_one,
-        iter_images,
+        load_image,
         load_onnx_device,
         load_torch_device,
     )
@@ -480,8 +483,13 @@ def infer(
 
     if (run_dir is None) == (onnx is None):
         _fail("give exactly one device part: --run RUN_DIR (PyTorch) or --onnx DIR (onnxruntime)")
+    if not 0.0 <= loss < 1.0:
+        _fail(f"--loss must be in [0, 1), got {loss}")
+    if not timeout > 0:
+        _fail(f"--timeout must be > 0 seconds, got {timeout}")
     link = None
     try:
+        client = EdgeClient(server, timeout_s=timeout)  # checks the URL before any work
         if rate_bps is not None or loss > 0:
             link = LinkEmulator(
                 math.inf if rate_bps is None else rate_bps,
@@ -497,9 +505,10 @@ def infer(
             if run_dir is not None
             else load_onnx_device(onnx, system)  # type: ignore[arg-type]
         )
-        # (C, H, W) for an image model; iter_images refuses any other shape (ValueError)
         shape = cast(tuple[int, int, int], device_part.input_shape)
-        inputs = list(iter_images(images, shape))
+        if len(shape) != 3:
+            raise ValueError(f"{device_part.variant} takes {shape} input, not a (C, H, W) image")
+        paths = image_paths(images)
     except (ClientError, StoreError, ValueError) as exc:
         _fail(str(exc))
 
@@ -509,10 +518,10 @@ def infer(
         table.add_column(col, justify="left" if col == "image" else "right")
     failures = 0
     totals: list[float] = []
-    with EdgeClient(server, timeout_s=timeout) as client:
-        for path, x in inputs:
+    with client:
+        for path in paths:  # an unreadable image fails alone; the others still go
             try:
-                result = infer_one(device_part, client, x, link)
+                result = infer_one(device_part, client, load_image(path, shape), link)
             except (ClientError, LinkDropped) as exc:
                 failures += 1
                 if json_lines:
@@ -549,7 +558,7 @@ def infer(
                 highlight=False,
             )
     if failures:
-        _fail(f"{failures} of {len(inputs)} image(s) failed", code=1)
+        _fail(f"{failures} of {len(paths)} image(s) failed", code=1)
 
 
 @data_app.command("fashion-mnist")

@@ -147,3 +147,26 @@ def test_a_connection_that_never_finishes_its_headers_is_closed(run_dir, free_po
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_jpeg_variants_are_told_apart_by_the_quality_their_payload_carries() -> None:
+    from semcom.storage.store import StoredSystem
+    from semcom.systems import BuildContext, build_system
+
+    ctx = BuildContext(num_classes=4, input_shape=(3, 16, 16), backbone="resnet-small",
+                       split_after="layer2")  # fmt: skip
+    variants = {}
+    for quality in (30, 90):
+        torch.manual_seed(quality)
+        system = build_system("offload-jpeg", {"quality": quality}, ctx).eval()
+        system.prepare_for_coding()
+        variants[f"jpeg_q{quality}"] = StoredSystem(
+            f"jpeg_q{quality}", system, {"quality": quality}
+        )
+    with TestClient(create_app(variants)) as tc:
+        image = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+        for quality in (30, 90):
+            payload = variants[f"jpeg_q{quality}"].system.device_encode(image)[0]
+            answer = tc.post("/v1/infer", content=payload.to_bytes(), headers=OCTET)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["model"] == f"jpeg_q{quality}"

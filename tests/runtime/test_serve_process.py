@@ -126,6 +126,29 @@ def test_infer_command_errors(server, run_dir, tmp_path) -> None:
     down = runner.invoke(app, ["infer", str(tmp_path), "--server", dead, "--run", str(run_dir),
                                "--system", "qs_a"])  # fmt: skip
     assert down.exit_code == 1 and "1 of 1 image(s) failed" in down.output
+    base = ["infer", str(tmp_path), "--run", str(run_dir), "--system", "qs_a"]
+    for flags, says in [
+        (["--server", "ftp://127.0.0.1:21"], "server URL must be http(s)"),
+        (["--server", server, "--loss", "-0.1"], "--loss must be in [0, 1)"),
+        (["--server", server, "--loss", "1"], "--loss must be in [0, 1)"),
+        (["--server", server, "--timeout", "0"], "--timeout must be > 0"),
+    ]:
+        bad = runner.invoke(app, [*base, *flags])
+        assert bad.exit_code == 2 and says in bad.output, (flags, bad.output)
+        assert "Traceback" not in bad.output
+
+
+def test_infer_one_unreadable_image_fails_alone(server, run_dir, tmp_path) -> None:
+    for name in ("a.png", "c.png"):
+        Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path / name)
+    (tmp_path / "b.png").write_bytes(b"not an image at all")
+    result = CliRunner().invoke(app, ["infer", str(tmp_path), "--server", server, "--run",
+                                      str(run_dir), "--system", "qs_a", "--json"])  # fmt: skip
+    assert result.exit_code == 1 and "1 of 3 image(s) failed" in result.output
+    records = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert [Path(r["image"]).name for r in records] == ["a.png", "b.png", "c.png"]
+    assert "cannot read the image" in records[1]["error"]
+    assert records[0]["model"] == records[2]["model"] == "qs_a"
 
 
 def test_edge_client_keeps_one_connection_and_reconnects(server, local_answer, make_images) -> None:

@@ -21,7 +21,6 @@ import json
 import socket
 import time
 import urllib.parse
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -427,11 +426,3 @@ def infer_one(
         link=transfer,
         response=answer,
     )
-
-
-def iter_images(
-    path: str | Path, shape: tuple[int, int, int]
-) -> Iterator[tuple[Path, torch.Tensor]]:
-    """``(file, input [1, C, H, W])`` for every image of :func:`image_paths`."""
-    for p in image_paths(path):
-        yield p, load_image(p, shape)
