@@ -201,6 +201,11 @@ class TrainConfig(_Section):
     amp: bool = Field(
         False, description="mixed precision (autocast) on CUDA / MPS; ignored on the CPU"
     )
+    sync_bn: bool = Field(
+        True,
+        description="under torchrun, batch norm over the global batch of all ranks (as one "
+        "process computes it); false: each rank normalises its own share",
+    )
 
 
 class ChannelConfig(_Section):

@@ -200,6 +200,7 @@ def _run_experiment(
                 ckpt_key=key,
                 device=device,
                 amp=cfg.train.amp,
+                sync_batchnorm=cfg.train.sync_bn,
                 on_step=_labelled(on_step, f"{vid}:{phase.name}") if on_step else None,
             )
             report_phase(f"{vid}:{phase.name}", result)
@@ -366,6 +367,7 @@ def _shared_backbone(
         on_step=(lambda s, t, terms: on_step("backbone", s, t, terms)) if on_step else None,
         device=device,
         amp=cfg.train.amp,
+        sync_batchnorm=cfg.train.sync_bn,
     )
     report_phase("backbone", result)
     reference.to("cpu")

@@ -19,9 +19,10 @@ with mixed precision (``amp``, CUDA / MPS only).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +37,7 @@ from semcom.storage.checkpoint import load_progress, load_weights, save_progress
 from semcom.systems import SplitSystem, apply_train_mode, set_trainable
 from semcom.train import distributed
 from semcom.train.batchnorm import recalibrate_batchnorm
+from semcom.train.global_batchnorm import global_batchnorm
 from semcom.train.losses import TEACHER_TERMS, stage_loss
 from semcom.train.optim import OptimSpec, Schedule, build_optimizer
 from semcom.train.snr_sampling import sample_snr_db
@@ -88,12 +90,12 @@ def _epoch_order(n: int, seed: int, name: str, epoch: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(
         (seed * 1_000_003 + zlib.crc32(name.encode()) + epoch) % 2**63
     )
-    order = torch.randperm(n, generator=g)
-    world, rank = distributed.world_size(), distributed.rank()
-    if world > 1:
-        per_rank = n // world
-        order = order[rank * per_rank : (rank + 1) * per_rank]
-    return order
+    return torch.randperm(n, generator=g)
+
+
+def _rank_seed(seed: int, name: str, step: int, rank: int) -> int:
+    """The seed of rank ``rank``'s own random draws (noise, dropout) at ``step`` under DDP."""
+    return (seed * 1_000_003 + zlib.crc32(f"{name}/{step}/{rank}".encode())) % 2**63
 
 
 def _teacher(system: SplitSystem, phase: Phase, given: Teacher | None) -> Teacher | None:
@@ -129,11 +131,14 @@ def train_phase(
     ckpt_key: str | None = None,
     device: torch.device | None = None,
     amp: bool = False,
+    sync_batchnorm: bool = False,
 ) -> PhaseResult:
     """Train ``system`` for one phase, resuming or skipping from checkpoints in ``ckpt_dir``.
 
     Args:
-        batch_size: global batch; under DDP each rank takes ``batch_size // world`` samples.
+        batch_size: the global batch. Under DDP the ranks share every step's batch (rank ``r`` of
+            ``W`` takes its samples ``r, r + W, ...``; see "Data-parallel training" in the module
+            docstring), so ``batch_size >= W``.
         stop_after_steps: stop (leaving a progress checkpoint) after this many steps of this call;
             simulates an interruption in tests.
         teacher: the ``distill`` / ``feature_distill`` teacher (a :class:`Teacher`, or a frozen
@@ -144,6 +149,8 @@ def train_phase(
         ckpt_key: the checkpoints' key (module docstring); ``None``: the phase name alone.
         device: where the system runs (it must be there already); ``None``: where it is.
         amp: mixed precision for the forward pass and the loss (CUDA / MPS only).
+        sync_batchnorm: under DDP, batch norm over the global batch
+            (:mod:`semcom.train.global_batchnorm`); ignored in one process.
     """
     ckpt_dir = Path(ckpt_dir)
     final, progress_path = checkpoint_paths(ckpt_dir, phase.name, ckpt_key)
@@ -154,8 +161,9 @@ def train_phase(
     system.check_path(phase.path)
     n = len(dataset)  # type: ignore[arg-type]
     world = distributed.world_size()
-    local_batch = max(1, batch_size // world)
-    steps_per_epoch = max(1, (n // world) // local_batch)
+    if world > batch_size:
+        raise ValueError(f"data.batch_size {batch_size} is smaller than the {world} DDP ranks")
+    steps_per_epoch = max(1, n // batch_size)
     total_steps = math.ceil(phase.epochs * steps_per_epoch)
     params = set_trainable(system, phase.trainable)
     if total_steps == 0 or not params:
@@ -183,7 +191,12 @@ def train_phase(
     scaler = torch.amp.GradScaler("cuda") if amp and run_on.type == "cuda" else None
 
     model: nn.Module = system
+    swaps = contextlib.ExitStack()
+    rank = 0
     if distributed.init_if_launched():
+        rank = distributed.rank()
+        if sync_batchnorm:
+            swaps.enter_context(global_batchnorm(system, run_on.type))
         model = nn.parallel.DistributedDataParallel(system, find_unused_parameters=True)
 
     weights = dict(phase.losses)
@@ -216,6 +229,19 @@ def train_phase(
     if active_teacher is not None:
         active_teacher.attach_student(system)
 
+    @contextlib.contextmanager
+    def rank_rng(step: int) -> Iterator[None]:
+        """One process: the global RNG as it is. DDP: a fork seeded for this rank and step, so
+        the ranks draw different noise for their different samples (and the same again on
+        resume) while the global RNG, which draws the batch's SNRs, stays equal on every rank."""
+        if world == 1:
+            yield
+            return
+        devices = [run_on] if run_on.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices, device_type=run_on.type):
+            torch.manual_seed(_rank_seed(seed, phase.name, step, rank))
+            yield
+
     try:
         for step in range(start, total_steps):
             if stop_after_steps is not None and step - start >= stop_after_steps:
@@ -230,12 +256,16 @@ def train_phase(
                 if progress is not None:
                     progress.reset()
             assert order is not None
-            index = order[within * local_batch : (within + 1) * local_batch]
-            x, y = fetch_batch(dataset, index)
-            snr = sample_snr_db(len(x), phase.snr_db)
-            x, y, snr = move_to((x, y, snr), device)
+            index = order[within * batch_size : (within + 1) * batch_size]
+            snr = sample_snr_db(len(index), phase.snr_db)
+            # this rank's share of the step: every world-th sample of the global batch
+            share = len(index[rank::world]) * world / len(index)
+            index = index[rank::world]
+            snr = snr[rank::world] if snr is not None else None
             schedule.before_step(step, epoch)
-            with autocast(run_on, amp):
+            with rank_rng(step), autocast(run_on, amp):
+                x, y = fetch_batch(dataset, index)
+                x, y, snr = move_to((x, y, snr), device)
                 extra = {"targets": y} if system.wants_targets else {}
                 out = model(x, snr, phase.path, **extra)
                 teacher_output = None
@@ -251,6 +281,8 @@ def train_phase(
                     feature_pairs=active_teacher.feature_pairs() if active_teacher else (),
                     temperature=active_teacher.temperature if active_teacher else 2.0,
                 )
+                if world > 1:  # DDP averages the ranks' gradients: weigh each by its share
+                    loss = loss * share
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
@@ -275,6 +307,7 @@ def train_phase(
     finally:
         if active_teacher is not None:
             active_teacher.detach_student()
+        swaps.close()
 
     if phase.bn_batches:
         recalibrate_batchnorm(
