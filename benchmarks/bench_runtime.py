@@ -7,11 +7,18 @@ running in this process (one torch thread):
   p50 / p99 of the end-to-end time and of the **protocol overhead** = total − device compute −
   edge decode − edge network (what HTTP, JSON, the payload parse, model selection, the thread
   hand-off and the loopback cost). Target: overhead p50 <= 3 ms.
+* ``batching`` — in this process, one torch thread: the edge time per sample of one
+  ``decode_batch`` of b = 1..64 AECNN payloads, and how often a prediction of a batch of 64
+  differs from the same payload decoded alone (printed: flips and the largest logit difference).
 * ``throughput`` — requests/s against 1..64 concurrent clients (each a keep-alive connection of a
   small asyncio HTTP/1.1 load generator sending precomputed AECNN payloads; every answer's
-  prediction is checked) for 1 and 2 server workers; errors = non-200, wrong prediction, or a
-  broken connection. Also plotted: ``results/runtime_throughput.png``. Client and server share
-  this machine's CPUs.
+  prediction is checked) for one worker unbatched (``--max-batch 1``), one worker with dynamic
+  batching (the default ``--max-batch 32``) and two workers batched; errors = non-200, wrong
+  prediction, or a broken connection. Also plotted: ``results/runtime_throughput.png``. Client
+  and server share this machine's CPUs.
+* ``target`` — dynamic batching against the unbatched server of the same run: throughput at 64
+  clients >= 1.5x, edge compute per sample at batch 64 <= 0.3x batch 1's, p99 at one client
+  <= 1.2x.
 * ``link`` — end-to-end latency with the uplink emulated (``LinkEmulator``: rate R, loss P,
   256-byte packets) against the latency model of ``semcom.latency.model``,
   ``T = T_device + bits / R / (1 - P) + T_edge + T_overhead`` (``T_device``, ``T_edge`` and the
@@ -73,6 +80,13 @@ LINK_MTU = 256
 OVERHEAD_TARGET_MS = 3.0
 IDLE_GAP_S = 0.02  # idle time before each calibration request of the link model
 RATIO_TARGET = 0.2
+DEFAULT_MAX_BATCH = 32  # ServerConfig's default
+#: (workers, --max-batch) of the throughput servers: unbatched and batched with one worker (the
+#: targets compare these two), batched with two.
+THROUGHPUT_SERVERS = [(1, 1), (1, DEFAULT_MAX_BATCH), (2, DEFAULT_MAX_BATCH)]
+THROUGHPUT_GAIN_TARGET = 1.5  # rps at 64 clients, batched / unbatched
+EDGE_PER_SAMPLE_TARGET = 0.3  # edge compute per sample at batch 64 / at batch 1
+P99_ONE_CLIENT_TARGET = 1.2  # p99 at one client, batched / unbatched
 
 
 # ------------------------------------------------------------------------------------ setup
@@ -107,12 +121,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(run_dir: Path, workers: int) -> Iterator[str]:
+def server(run_dir: Path, workers: int, max_batch: int = DEFAULT_MAX_BATCH) -> Iterator[str]:
     """A ``semcom serve`` process; yields its URL once ``/v1/health`` answers."""
     port = free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "semcom.cli", "serve", str(run_dir), "--port", str(port),
-           "--workers", str(workers), "--log-level", "warning"]  # fmt: skip
+           "--workers", str(workers), "--log-level", "warning",
+           "--max-batch", str(max_batch)]  # fmt: skip
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -269,6 +284,47 @@ def throughput_items(stored, x: torch.Tensor) -> list[tuple[bytes, int]]:
     return items
 
 
+# ------------------------------------------------------------------------------------ batching
+def measure_batching(stored, x: torch.Tensor, repeats: int) -> tuple[list[dict], dict]:
+    """In-process, one torch thread: edge time per sample of one batch of ``b`` payloads
+    (:meth:`ServedModel.decode_batch`) for b = 1..64, and how often a batch-64 prediction
+    differs from the same payload decoded alone (argmax flips) with the largest logit gap."""
+    from semcom.coding import Payload
+    from semcom.runtime.catalog import ModelCatalog
+
+    catalog = ModelCatalog({THROUGHPUT_VARIANT: stored[THROUGHPUT_VARIANT]}, device="cpu")
+    model = catalog.models[THROUGHPUT_VARIANT]
+    system = model.system
+    with torch.inference_mode():
+        payloads = [Payload.from_bytes(system.device_encode(x[i][None])[0].to_bytes())
+                    for i in range(len(x))]  # fmt: skip
+    rows = []
+    for b in (1, 2, 4, 8, 16, 32, 64):
+        edge, decode = [], []
+        for r in range(repeats + 2):
+            batch = [payloads[(r * b + i) % len(payloads)] for i in range(b)]
+            _, decode_s, edge_s = model.decode_batch(batch)
+            if r >= 2:  # warm-up discarded
+                edge.append(edge_s / b)
+                decode.append(decode_s / b)
+        rows.append({"kind": "batching", "variant": THROUGHPUT_VARIANT, "batch": b,
+                     "edge_per_sample_ms": 1e3 * statistics.median(edge),
+                     "decode_per_sample_ms": 1e3 * statistics.median(decode)})  # fmt: skip
+    base = rows[0]["edge_per_sample_ms"]
+    for row in rows:
+        row["edge_vs_batch1"] = row["edge_per_sample_ms"] / base
+    flips, gap, compared = 0, 0.0, 0
+    for start in range(0, len(payloads) - 63, 64):
+        chunk = payloads[start : start + 64]
+        batched, _, _ = model.decode_batch(chunk)
+        for payload, together in zip(chunk, batched, strict=True):
+            alone, _, _ = model.decode(payload)
+            flips += int(alone.argmax()) != int(together.argmax())
+            gap = max(gap, float((alone - together).abs().max()))
+            compared += 1
+    return rows, {"compared": compared, "flips": flips, "max_logit_gap": gap}
+
+
 # ------------------------------------------------------------------------------------ link
 def measure_link(url, devices, x, calibration, n: int) -> list[dict]:
     rows = []
@@ -322,6 +378,37 @@ def measure_link(url, devices, x, calibration, n: int) -> list[dict]:
     return rows
 
 
+def targets(tput: list[dict], batching: list[dict]) -> list[dict]:
+    """The issue's three batching targets from rows of this run (``target`` rows)."""
+
+    def cell(max_batch: int, clients: int) -> dict | None:
+        found = [r for r in tput if (r["workers"], r["max_batch"], r["clients"]) ==
+                 (1, max_batch, clients)]  # fmt: skip
+        return found[0] if found else None
+
+    rows = []
+    top = max(r["clients"] for r in tput)
+    off, on = cell(1, top), cell(DEFAULT_MAX_BATCH, top)
+    if off and on:
+        gain = on["rps"] / off["rps"]
+        rows.append({"kind": "target", "what": f"rps at {top} clients, batched / unbatched",
+                     "value": gain, "target": f">= {THROUGHPUT_GAIN_TARGET}",
+                     "met": gain >= THROUGHPUT_GAIN_TARGET})  # fmt: skip
+    by_batch = {r["batch"]: r for r in batching}
+    if 64 in by_batch:
+        ratio = by_batch[64]["edge_vs_batch1"]
+        rows.append({"kind": "target", "what": "edge compute per sample, batch 64 / batch 1",
+                     "value": ratio, "target": f"<= {EDGE_PER_SAMPLE_TARGET}",
+                     "met": ratio <= EDGE_PER_SAMPLE_TARGET})  # fmt: skip
+    off, on = cell(1, 1), cell(DEFAULT_MAX_BATCH, 1)
+    if off and on and off["p99_ms"] and on["p99_ms"]:
+        ratio = on["p99_ms"] / off["p99_ms"]
+        rows.append({"kind": "target", "what": "p99 at 1 client, batched / unbatched",
+                     "value": ratio, "target": f"<= {P99_ONE_CLIENT_TARGET}",
+                     "met": ratio <= P99_ONE_CLIENT_TARGET})  # fmt: skip
+    return rows
+
+
 # ------------------------------------------------------------------------------------ output
 def print_table(title: str, rows: list[dict]) -> None:
     columns = [c for c in rows[0] if c != "kind"]
@@ -341,12 +428,15 @@ def plot_throughput(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax_rps, ax_lat) = plt.subplots(1, 2, figsize=(10, 4))
-    for workers in sorted({r["workers"] for r in rows}):
-        sel = [r for r in rows if r["workers"] == workers]
+    for workers, max_batch in sorted({(r["workers"], r["max_batch"]) for r in rows}):
+        sel = [r for r in rows if (r["workers"], r["max_batch"]) == (workers, max_batch)]
         clients = [r["clients"] for r in sel]
-        ax_rps.plot(clients, [r["rps"] for r in sel], "o-", label=f"{workers} worker(s)")
-        ax_lat.plot(clients, [r["p50_ms"] for r in sel], "o-", label=f"p50, {workers} worker(s)")
-        ax_lat.plot(clients, [r["p99_ms"] for r in sel], "x--", label=f"p99, {workers} worker(s)")
+        name = f"{workers} worker(s), " + (
+            "unbatched" if max_batch == 1 else f"batch ≤ {max_batch}"
+        )
+        ax_rps.plot(clients, [r["rps"] for r in sel], "o-", label=name)
+        ax_lat.plot(clients, [r["p50_ms"] for r in sel], "o-", label=f"p50, {name}")
+        ax_lat.plot(clients, [r["p99_ms"] for r in sel], "x--", label=f"p99, {name}")
     for ax in (ax_rps, ax_lat):
         ax.set_xscale("log", base=2)
         ax.set_xlabel("concurrent clients")
@@ -367,16 +457,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--requests", type=int, default=400, help="batch-1 requests per variant")
     ap.add_argument("--duration", type=float, default=3.0, help="seconds per throughput cell")
     ap.add_argument("--clients", default="1,2,4,8,16,32,64")
-    ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--batch-repeats", type=int, default=30, help="timed batches per size")
     ap.add_argument("--link-requests", type=int, default=40, help="requests per link cell")
     ap.add_argument("--quick", action="store_true", help="a short smoke run")
     args = ap.parse_args(argv)
     if args.quick:
-        args.requests, args.duration, args.link_requests = 60, 1.0, 8
+        args.requests, args.duration, args.link_requests, args.batch_repeats = 60, 1.0, 8, 5
         args.clients = "1,8,64"
     torch.set_num_threads(1)  # the device part: one thread, as on a small device
     clients = [int(c) for c in args.clients.split(",")]
-    workers_list = [int(w) for w in args.workers.split(",")]
 
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = args.run or build_run(Path(tmp) / "run")
@@ -397,16 +486,20 @@ def main(argv: list[str] | None = None) -> None:
             rows += overhead
             if "offload-raw" in devices:
                 rows += measure_link(url, devices, x, calibration, args.link_requests)
+        batching, flips = measure_batching(stored, x[:192], args.batch_repeats)
+        rows += batching
         items = throughput_items(stored, x)
         tput = []
-        for workers in workers_list:
-            with server(run_dir, workers) as url:
+        for workers, max_batch in THROUGHPUT_SERVERS:
+            with server(run_dir, workers, max_batch) as url:
                 for c in clients:
                     result = asyncio.run(_load(url, items, c, 0.5, args.duration))
-                    tput.append({"kind": "throughput", "workers": workers, "clients": c, **result})
+                    tput.append({"kind": "throughput", "workers": workers, "max_batch": max_batch,
+                                 "clients": c, **result})  # fmt: skip
         rows += tput
+        rows += targets(tput, batching)
 
-    for kind in ("overhead", "throughput", "link"):
+    for kind in ("overhead", "batching", "throughput", "link", "target"):
         selected = [r for r in rows if r["kind"] == kind]
         if selected:
             print_table(kind, selected)
@@ -425,9 +518,12 @@ def main(argv: list[str] | None = None) -> None:
         "load_average_at_end": os.getloadavg(),
         "note": "client, load generator and server share this machine's CPUs (and other users')",
         "plot": str(plot),
+        "batch_vs_alone": flips,
     }
     with contextlib.redirect_stdout(io.StringIO()):
         path = report("runtime", rows, meta)
+    print(f"batch of 64 vs alone: {flips['flips']} of {flips['compared']} predictions flip, "
+          f"largest logit difference {flips['max_logit_gap']:.2e}")  # fmt: skip
     print(f"wrote {path} and {plot}")
 
 

@@ -371,6 +371,18 @@ def serve(
         int,
         typer.Option("--max-worker-restarts", min=0, help="--workers: deaths before stopping"),
     ] = 5,
+    max_batch: Annotated[
+        int,
+        typer.Option(
+            "--max-batch", min=1, help="most concurrent requests run as one batch (1: off)"
+        ),
+    ] = 32,
+    batch_wait_ms: Annotated[
+        float,
+        typer.Option(
+            "--batch-wait-ms", min=0.0, help="how long a batch may wait for more requests, ms"
+        ),
+    ] = 0.0,
     torch_threads: Annotated[
         int, typer.Option("--torch-threads", min=1, help="torch intra-op threads per worker")
     ] = 1,
@@ -411,6 +423,8 @@ def serve(
             header_timeout_s=header_timeout,
             worker_start_timeout_s=worker_start_timeout,
             max_worker_restarts=max_worker_restarts,
+            max_batch=max_batch,
+            batch_wait_ms=batch_wait_ms,
         )
         run_server(
             run_dir,

@@ -280,7 +280,7 @@ def test_compute_timeout_gives_504_and_the_server_carries_on(
         assert time.perf_counter() - t0 < 0.45
         assert tc.get("/v1/health").status_code == 200
         time.sleep(0.5)
-        assert app.state.service.pending == 0
+        assert app.state.service.batcher.pending == 0
 
 
 def test_overload_gives_503(run_dir, local_answer, make_images) -> None:

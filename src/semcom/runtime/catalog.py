@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -32,6 +32,7 @@ import torch
 from semcom.coding import Payload, PayloadError, PayloadLayout
 from semcom.storage.store import StoredSystem
 from semcom.systems import BackboneSplitSystem, SplitSystem
+from semcom.tasks import unbatch
 
 _MAX_NAME_IN_MESSAGE = 80
 
@@ -127,23 +128,31 @@ class ServedModel:
         return self.system.task.answer(output)
 
     def decode(self, payload: Payload) -> tuple[Any, float, float]:
-        """Decode a checked ``payload`` and finish the task: ``(output, decode_s, edge_s)``.
+        """Decode one checked ``payload``: ``(output, decode_s, edge_s)`` (:meth:`decode_batch`)."""
+        outputs, decode_s, edge_s = self.decode_batch([payload])
+        return outputs[0], decode_s, edge_s
 
-        ``decode_s`` runs from the call to the first edge module (parsing the body: entropy or
+    def decode_batch(self, payloads: Sequence[Payload]) -> tuple[list[Any], float, float]:
+        """Decode checked ``payloads`` of one shape and finish the task on them as one batch:
+        ``(outputs, decode_s, edge_s)``, one output (a batch of one) per payload.
+
+        ``decode_s`` runs from the call to the first edge module (parsing the bodies: entropy or
         image decoding, dequantisation), ``edge_s`` from there to the output (the network), in
-        seconds. Safe to call from several threads at once (eval mode, no state is written).
+        seconds, for the whole batch. Safe to call from several threads at once (eval mode, no
+        state is written).
         """
         _clock.first_edge = None
         _clock.active = True
         t0 = time.perf_counter()
         try:
             with torch.inference_mode():
-                out = self.system.edge_decode([payload])
+                out = self.system.edge_decode(list(payloads))
         finally:
             _clock.active = False
+        outputs = unbatch(out, len(payloads))
         t1 = time.perf_counter()
         first = _clock.first_edge if _clock.first_edge is not None else t1
-        return out, first - t0, t1 - first
+        return outputs, first - t0, t1 - first
 
 
 def probe(model: ServedModel) -> None:

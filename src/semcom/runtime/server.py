@@ -6,6 +6,7 @@ Endpoints (JSON unless said otherwise):
   (``application/octet-stream``, or no content type). Answer::
 
       {"model": variant, "system": name, "task": kind, <the task's answer>, "payload_bytes": int,
+       "batch_size": int,
        "timing_ms": {"read", "parse", "queue", "decode", "edge_compute", "total_server"}}
 
   The task's answer (:meth:`semcom.tasks.Task.answer`): classification ``prediction``,
@@ -15,9 +16,12 @@ Endpoints (JSON unless said otherwise):
   variant's task and output schema.
 
   ``read`` is receiving the body, ``parse`` :meth:`Payload.from_bytes` + model selection +
-  payload check, ``queue`` waiting for a compute thread, ``decode`` entropy / image decoding up to
-  the first edge module, ``edge_compute`` the edge network, ``total_server`` the handler from
-  start to answer (milliseconds).
+  payload check, ``queue`` this request's wait for its batch to start, ``decode`` entropy / image
+  decoding up to the first edge module, ``edge_compute`` the edge network, ``total_server`` the
+  handler from start to answer (milliseconds). Concurrent requests for one model are decoded
+  and run as one batch (:mod:`semcom.runtime.batching`, ``max_batch`` / ``batch_wait_ms``):
+  ``decode`` and ``edge_compute`` are then the batch's times, and ``batch_size`` says how many
+  requests shared them.
 * ``GET /v1/health`` — ``{"status": "ok", "served": n, "pid", "uptime_s"}``.
 * ``GET /v1/models`` — every variant of the run: served ones with the payload they accept, others
   with the reason they are not served (:class:`~semcom.runtime.catalog.ModelCatalog`).
@@ -29,8 +33,10 @@ it (413; a malformed length is 400) → body not received within ``read_timeout_
 ``Payload.from_bytes`` with the body limit and the largest served tensor as bounds (400 with the
 parser's message: magic, version, truncation, CRC, ...) → model selection (404 / 422, see
 :meth:`ModelCatalog.select`) → the model's payload check (422: shapes, parameters, chunks) → too
-many computations pending (503) → decode + edge compute in a thread pool, within
-``compute_timeout_s`` (504; the thread finishes in the background and still counts as pending).
+many computations pending (503; queued and running requests count) → decode + edge compute in a
+batch on a compute thread, within ``compute_timeout_s`` of this request (504; a request still
+queued is dropped unrun, one whose batch has started is finished in the background — its work is
+bounded by the payload layout's sizes — and counts as pending until then).
 Any exception raised while decoding a checked payload (a corrupt entropy-coded body whose CRC the
 sender recomputed, an image that does not decode) is answered 422 ``decode_failed``: a payload can
 never cause a 500.
@@ -56,6 +62,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from semcom.accel import resolve_device
 from semcom.coding import Payload, PayloadError
+from semcom.runtime.batching import BatchScheduler, JobResult
 from semcom.runtime.catalog import ModelCatalog, SelectionError, ServedModel
 from semcom.runtime.server_metrics import ServerMetrics
 from semcom.storage.store import StoredSystem, load_run
@@ -89,6 +96,10 @@ class ServerConfig:
         worker_start_timeout_s: how long a ``--workers`` process may take to load before the
             health check may call it dead.
         max_worker_restarts: worker deaths after which ``semcom serve`` stops.
+        max_batch: most concurrent requests for one model decoded and run as one batch
+            (:mod:`semcom.runtime.batching`; 1: no batching).
+        batch_wait_ms: how long a batch that is not full may wait for more requests, ms (0: a
+            free compute thread takes whatever is queued at once).
     """
 
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -101,6 +112,8 @@ class ServerConfig:
     header_timeout_s: float = 10.0
     worker_start_timeout_s: float = 120.0
     max_worker_restarts: int = 5
+    max_batch: int = 32
+    batch_wait_ms: float = 0.0
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:
@@ -118,6 +131,10 @@ class ServerConfig:
         check_device_name(self.device)
         if self.max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {self.max_pending}")
+        if self.max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {self.max_batch}")
+        if not self.batch_wait_ms >= 0:
+            raise ValueError(f"batch_wait_ms must be >= 0, got {self.batch_wait_ms}")
         if self.max_worker_restarts < 0:
             raise ValueError(f"max_worker_restarts must be >= 0, got {self.max_worker_restarts}")
 
@@ -145,7 +162,14 @@ class EdgeService:
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=config.threads, thread_name_prefix="semcom-edge"
         )
-        self.pending = 0
+        self.batcher = BatchScheduler(
+            self.pool,
+            slots=config.threads,
+            max_batch=config.max_batch,
+            max_wait_s=config.batch_wait_ms / 1e3,
+            on_pending=self.metrics.add_in_flight,
+            on_batch=self.metrics.observe_batch,
+        )
         self.started = time.time()
         self.max_elements = catalog.max_elements
 
@@ -206,55 +230,32 @@ class EdgeService:
                 422, "rejected_payload", f"model {chosen.variant!r} rejects the payload: {exc}"
             ) from None
 
-    def _compute(
-        self, chosen: ServedModel, payload: Payload, submitted: float
-    ) -> tuple[dict[str, Any] | None, str | None, float, float, float]:
-        """Runs in a pool thread: ``(answer, error, queue_s, decode_s, edge_s)``."""
-        queued = time.perf_counter() - submitted
-        try:
-            output, decode_s, edge_s = chosen.decode(payload)
-            answer = chosen.answer(output)
-        except (KeyboardInterrupt, SystemExit):  # pragma: no cover - process shutdown
-            raise
-        except BaseException as exc:  # noqa: BLE001 - includes native-extension panics
-            return None, f"{type(exc).__name__}: {exc}", queued, 0.0, 0.0
-        return answer, None, queued, decode_s, edge_s
-
-    async def compute(
-        self, chosen: ServedModel, payload: Payload
-    ) -> tuple[dict[str, Any], float, float, float]:
-        if self.pending >= self.config.max_pending:
+    async def compute(self, chosen: ServedModel, payload: Payload) -> JobResult:
+        """Decode + edge compute of one checked payload, batched with concurrent requests for
+        the same model (:mod:`semcom.runtime.batching`); 503 / 504 / 422 as the module says."""
+        if self.batcher.pending >= self.config.max_pending:
             raise _Reject(
-                503, "overloaded", f"{self.pending} computations pending; try again later"
+                503, "overloaded", f"{self.batcher.pending} computations pending; try again later"
             )
-        self.pending += 1
-        self.metrics.add_in_flight(1)
-        future = self.pool.submit(self._compute, chosen, payload, time.perf_counter())
-        loop = asyncio.get_running_loop()
-
-        def finished(_: concurrent.futures.Future) -> None:
-            loop.call_soon_threadsafe(self._release)
-
-        future.add_done_callback(finished)
+        job = self.batcher.submit(chosen, payload)
         try:
-            answer, error, queue_s, decode_s, edge_s = await asyncio.wait_for(
-                asyncio.shield(asyncio.wrap_future(future)), self.config.compute_timeout_s
+            result = await asyncio.wait_for(
+                asyncio.shield(job.future), self.config.compute_timeout_s
             )
         except asyncio.TimeoutError:  # builtin TimeoutError from 3.11
+            self.batcher.withdraw(job)  # never computed if its batch had not started
             raise _Reject(
                 504,
                 "timeout",
                 f"decode + edge compute took longer than {self.config.compute_timeout_s} s",
             ) from None
-        if error is not None or answer is None:
+        if result.error is not None or result.answer is None:
             raise _Reject(
-                422, "decode_failed", f"model {chosen.variant!r} cannot decode the payload: {error}"
+                422,
+                "decode_failed",
+                f"model {chosen.variant!r} cannot decode the payload: {result.error}",
             )
-        return answer, queue_s, decode_s, edge_s
-
-    def _release(self) -> None:
-        self.pending -= 1
-        self.metrics.add_in_flight(-1)
+        return result
 
     async def infer(self, request: Request) -> JSONResponse:
         t0 = time.perf_counter()
@@ -273,7 +274,7 @@ class EdgeService:
             chosen = self.select(payload, model)
             self.check(chosen, payload)
             t_parse = time.perf_counter()
-            answer, queue_s, decode_s, edge_s = await self.compute(chosen, payload)
+            result = await self.compute(chosen, payload)
         except _Reject as rej:
             seconds = time.perf_counter() - t0
             self.metrics.observe_request(
@@ -281,14 +282,18 @@ class EdgeService:
             )
             return JSONResponse({"error": rej.kind, "detail": rej.detail}, status_code=rej.status)
         t_end = time.perf_counter()
-        stages = {"parse": t_parse - t_read, "decode": decode_s, "edge_compute": edge_s}
+        stages = {
+            "parse": t_parse - t_read,
+            "decode": result.decode_s,
+            "edge_compute": result.edge_s,
+        }
         self.metrics.observe_request(chosen.variant, 200, t_end - t0, stages)
         timing = {
             "read": t_read - t0,
             "parse": t_parse - t_read,
-            "queue": queue_s,
-            "decode": decode_s,
-            "edge_compute": edge_s,
+            "queue": result.queue_s,
+            "decode": result.decode_s,
+            "edge_compute": result.edge_s,
             "total_server": t_end - t0,
         }
         return JSONResponse(
@@ -296,8 +301,9 @@ class EdgeService:
                 "model": chosen.variant,
                 "system": chosen.system_name,
                 "task": chosen.system.task.kind,
-                **answer,
+                **result.answer,  # type: ignore[dict-item]
                 "payload_bytes": len(body),
+                "batch_size": result.batch,
                 "timing_ms": {k: 1e3 * v for k, v in timing.items()},
             }
         )

@@ -11,6 +11,8 @@ Hand-written (``prometheus_client`` is not a dependency): :class:`ServerMetrics`
 * ``semcom_stage_duration_seconds{stage}`` — histograms of ``parse``, ``decode`` and
   ``edge_compute`` of successful requests, seconds;
 * ``semcom_in_flight_computations`` — edge computations queued or running;
+* ``semcom_batch_size`` — histogram of the number of requests in each batch the edge ran
+  (:mod:`semcom.runtime.batching`);
 * ``semcom_process_start_time_seconds`` and ``semcom_worker_info{pid}``.
 
 Label values come from the server's own vocabulary (variant ids it loaded, fixed error kinds), never
@@ -37,6 +39,9 @@ DEFAULT_BUCKETS: tuple[float, ...] = (
     0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 )  # fmt: skip
 
+#: Bucket upper bounds of the batch-size histogram, requests.
+BATCH_BUCKETS: tuple[float, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
 STAGES = ("parse", "decode", "edge_compute")
 
 
@@ -56,7 +61,7 @@ def _number(value: float) -> str:
 
 
 class Histogram:
-    """Cumulative-bucket histogram of seconds (not thread-safe on its own)."""
+    """Cumulative-bucket histogram (of seconds, or of batch sizes; not thread-safe on its own)."""
 
     def __init__(self, buckets: Iterable[float]) -> None:
         self.bounds = tuple(sorted(float(b) for b in buckets))
@@ -91,6 +96,7 @@ class ServerMetrics:
         self.duration = Histogram(self._buckets)
         self.stages = {stage: Histogram(self._buckets) for stage in STAGES}
         self.in_flight = 0
+        self.batch_sizes = Histogram(BATCH_BUCKETS)
         self.start_time = time.time()
 
     def observe_request(
@@ -117,6 +123,11 @@ class ServerMetrics:
         """Adjust the number of edge computations queued or running."""
         with self._lock:
             self.in_flight += delta
+
+    def observe_batch(self, size: int) -> None:
+        """Count one batch of ``size`` requests started on the edge."""
+        with self._lock:
+            self.batch_sizes.observe(size)
 
     def total_requests(self, status_class: int | None = None) -> int:
         """Requests counted so far; only those with status ``status_class``xx if given (e.g. 5)."""
@@ -158,6 +169,9 @@ class ServerMetrics:
                 "# HELP semcom_in_flight_computations Edge computations queued or running.",
                 "# TYPE semcom_in_flight_computations gauge",
                 f"semcom_in_flight_computations {self.in_flight}",
+                "# HELP semcom_batch_size Requests per batch run on the edge.",
+                "# TYPE semcom_batch_size histogram",
+                *self.batch_sizes.lines("semcom_batch_size"),
                 "# HELP semcom_process_start_time_seconds Start of this worker, Unix time.",
                 "# TYPE semcom_process_start_time_seconds gauge",
                 f"semcom_process_start_time_seconds {_number(self.start_time)}",

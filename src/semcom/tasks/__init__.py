@@ -6,7 +6,7 @@ evaluator (``reset / update / compute``), its primary metric and the JSON answer
 (:mod:`semcom.tasks.base`). Nothing outside this package branches on the kind of task.
 """
 
-from semcom.tasks.base import Evaluator, Metrics, Task, TaskError
+from semcom.tasks.base import Evaluator, Metrics, Task, TaskError, unbatch
 from semcom.tasks.classification import ClassificationEvaluator, ClassificationTask
 from semcom.tasks.detection import DetectionEvaluator, DetectionTask, empty_detection
 from semcom.tasks.multitask import MultiTask, MultiTaskEvaluator
@@ -14,6 +14,7 @@ from semcom.tasks.registry import TASK_CLASSES, build_task, check_fits
 from semcom.tasks.segmentation import SegmentationEvaluator, SegmentationTask
 
 __all__ = [
+    "unbatch",
     "TASK_CLASSES",
     "ClassificationEvaluator",
     "ClassificationTask",

@@ -133,6 +133,31 @@ class Task(ABC):
         return f"{type(self).__name__}(num_classes={self.num_classes})"
 
 
+def unbatch(output: Any, n: int) -> list[Any]:
+    """A batched task output of ``n`` samples as ``n`` outputs of one sample each, in the form
+    the edge returns for a batch of one (what :meth:`Task.answer` takes): a tensor ``[n, ...]``
+    → ``[1, ...]`` slices; a list of ``n`` per-sample items (detection dicts) → one-item lists; a
+    mapping (multi-task) → one mapping per sample, split key by key.
+
+    >>> [o.shape for o in unbatch(torch.zeros(3, 10), 3)]
+    [torch.Size([1, 10]), torch.Size([1, 10]), torch.Size([1, 10])]
+    >>> unbatch({"a": [{"k": 1}, {"k": 2}]}, 2)
+    [{'a': [{'k': 1}]}, {'a': [{'k': 2}]}]
+    """
+    if isinstance(output, torch.Tensor):
+        if output.dim() == 0 or output.shape[0] != n:
+            raise TaskError(f"a batched output of {n} samples, got shape {tuple(output.shape)}")
+        return [output[i : i + 1] for i in range(n)]
+    if isinstance(output, Mapping):
+        parts = {key: unbatch(value, n) for key, value in output.items()}
+        return [{key: parts[key][i] for key in output} for i in range(n)]
+    if isinstance(output, (list, tuple)):
+        if len(output) != n:
+            raise TaskError(f"a batched output of {n} samples, got {len(output)} items")
+        return [[item] for item in output]
+    raise TaskError(f"cannot split a {type(output).__name__} output into samples")
+
+
 def masked_rows(values: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
     """``values`` ``[N, ...]`` with the rows where ``keep`` (bool ``[N]``) is ``False`` zeroed."""
     if keep is None:
