@@ -21,7 +21,6 @@ input, re-cut into the same stage names. Weights are never downloaded: pass a lo
 from __future__ import annotations
 
 import torch
-import torchvision
 from torch import nn
 
 from semcom.backbones.base import Normalize, SplitBackbone
@@ -175,6 +174,8 @@ def torchvision_resnet50(in_channels: int, num_classes: int) -> SplitBackbone:
 
     ImageNet normalisation is applied inside the ``stem`` stage.
     """
+    import torchvision  # its models pull in torchvision.ops (and torch._dynamo): when used
+
     if in_channels != 3:
         raise ValueError(f"resnet50-imagenet takes 3-channel images (data has {in_channels})")
     net = torchvision.models.resnet50(weights=None, num_classes=num_classes)

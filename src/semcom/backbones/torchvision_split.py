@@ -57,15 +57,6 @@ _BUILD_KWARGS: dict[str, dict[str, bool]] = {
     "inception_v3": {"aux_logits": False, "init_weights": True},
 }
 
-#: examples shown where a ``tv:`` name is expected.
-EXAMPLES = (
-    "tv:resnet18",
-    "tv:resnet50",
-    "tv:mobilenet_v3_small",
-    "tv:efficientnet_b0",
-    "tv:vit_b_16",
-)
-
 #: the most names an error message lists before summarising.
 _MAX_LISTED = 80
 

@@ -7,14 +7,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-import matplotlib
 import numpy as np
 
 from semcom.latency import crossover_rate_bps
 from semcom.report.tables import score, score_label, score_within_deadline
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+
+def _pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend, imported on the first plot (not at start-up)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _plotted_score(record: dict[str, Any]) -> float:
@@ -35,6 +41,7 @@ def accuracy_vs_compression(records: list[dict[str, Any]], path: Path) -> Path |
     snr = max(r["snr_db"] for r in records)
     dev = records[0]["device_profile"]
     pts = [r for r in records if r["snr_db"] == snr and r["device_profile"] == dev]
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     plotted = False
     for system, rs in _by_system(pts).items():
@@ -82,6 +89,7 @@ def _snr_series(
         series[label(r)].append((r["snr_db"], value(r)))
     # legend to the right, in as many columns as it needs to stay within the figure's height
     columns = 1 + len(series) // 24
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6 + 3.2 * columns, 4.5))
     for name, pts in series.items():
         pts.sort()
@@ -101,7 +109,7 @@ def _finish_snr_axes(fig: Any, ax: Any, path: Path, ylabel: str, columns: int) -
     ax.legend(fontsize=5, ncol=columns, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _pyplot().close(fig)
     return path
 
 
@@ -174,6 +182,7 @@ def latency_vs_rate(
         return None
     devices = list(dict.fromkeys(r["device_profile"] for r in records))
     rate = np.logspace(np.log10(rates_bps[0]), np.log10(rates_bps[1]), 200)
+    plt = _pyplot()
     fig, axes = plt.subplots(1, len(devices), figsize=(6 * len(devices), 4.5), squeeze=False)
     for ax, device in zip(axes[0], devices, strict=True):
         rows = _one_per_variant(digital, device)
@@ -210,6 +219,7 @@ def device_cost(records: list[dict[str, Any]], path: Path) -> Path | None:
         return None
     rows = _one_per_variant(records, records[0]["device_profile"])
     labels = [r["variant"] for r in rows]
+    plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 0.35 * len(rows) + 1.5))
     for ax, key, title in (
         (axes[0], "device_flops", "device FLOPs per image"),
@@ -250,6 +260,7 @@ def accuracy_vs_snr(records: list[dict[str, Any]], path: Path) -> Path | None:
     for r in rs:
         series[r["variant"]].append((r["snr_db"], _plotted_score(r)))
     columns = 1 + len(series) // 24
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6 + 3.2 * columns, 4.5))
     variant_system = {r["variant"]: r["system"] for r in rs}
     for name, pts in series.items():

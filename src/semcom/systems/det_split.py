@@ -19,7 +19,6 @@ from pydantic import Field
 from torch import nn
 
 from semcom.data.info import TaskSpec
-from semcom.nn.fcos_head import SingleLevelFCOS
 from semcom.systems.base import SystemOutput
 from semcom.systems.quantized_split import QuantizedSplit, QuantizedSplitParams
 from semcom.systems.registry import SystemConfigError, register_system
@@ -62,6 +61,8 @@ class DetSplit(QuantizedSplit):
         c, (h, w) = self.ctx.in_channels, self.ctx.image_size
         if h % 4 or w % 4:
             raise SystemConfigError(f"det-split needs an input size divisible by 4, got {h}x{w}")
+        from semcom.nn.fcos_head import SingleLevelFCOS  # torchvision.ops: imported when used
+
         width = self.params.width
         head = nn.Sequential(*conv_bn_relu(c, width, 2), *conv_bn_relu(width, width, 2))
         tail = SingleLevelFCOS(
