@@ -98,3 +98,25 @@ def test_random_bytes_only_raise_image_codec_error(data: bytes) -> None:
         decode_image(data)
     except ImageCodecError:
         pass
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (3, 1, 1), (1, 3, 500), (3, 17, 9), (1, 28, 28),
+                                   (3, 32, 32), (3, 96, 80)])  # fmt: skip
+def test_no_file_is_longer_than_max_file_bytes(shape) -> None:
+    from semcom.coding.image_codecs import max_file_bytes
+
+    g = torch.Generator().manual_seed(sum(shape))
+    images = {
+        "noise": (torch.rand(shape, generator=g) * 255).to(torch.uint8),
+        "flat": torch.full(shape, 128, dtype=torch.uint8),
+        "checker": ((torch.arange(shape[1])[:, None] + torch.arange(shape[2])) % 2 * 255)
+        .to(torch.uint8)
+        .expand(shape)
+        .contiguous(),
+    }
+    for img in images.values():
+        assert len(encode_image(img, "png")) <= max_file_bytes("png", shape)
+        for codec in ("jpeg", "webp"):
+            for quality in (1, 75, 100):
+                size = len(encode_image(img, codec, quality))
+                assert size <= 0.6 * max_file_bytes(codec, shape), (codec, quality, size)

@@ -19,7 +19,7 @@ def client(run_dir):
         yield tc
 
 
-@pytest.mark.parametrize("variant", ["aecnn_k=4", "aecnn_k=4_ps", "qs_a"])
+@pytest.mark.parametrize("variant", ["aecnn_k=4", "aecnn_k=4_ps", "qs_a", "offload-png"])
 def test_a_maximal_crc_valid_body_is_refused_before_decoding(client, stored, variant, monkeypatch):
     model = client.app.state.service.catalog.models[variant]
     system = model.system

@@ -92,6 +92,30 @@ def encode_image(img: torch.Tensor | np.ndarray, codec: str, quality: int | None
     return buf.getvalue()
 
 
+def max_file_bytes(codec: str, shape: tuple[int, ...]) -> int:
+    """An upper bound on the bytes :func:`encode_image` writes for an image of ``shape``
+    ``(C, H, W)``, whatever its pixels and quality: what an edge expects at most from a device
+    and refuses beyond, before decoding.
+
+    * PNG: the filtered rows (``H * (1 + W * C)`` bytes) stored uncompressed (deflate's worst
+      case: 5 bytes per stored block, zlib's 6), the PNG chunk framing and 1 KiB to spare.
+    * JPEG / WebP: twice the pixels of the image padded to 16 × 16 macroblocks, in three full
+      components, plus 4 KiB of headers and tables. Pillow's files for uniform noise at quality
+      100 are at most 0.6× that (tested over odd and tiny shapes, where the padding dominates).
+
+    >>> max_file_bytes("png", (3, 32, 32)) >= 3 * 32 * 32
+    True
+    """
+    _check_codec(codec, None if codec not in LOSSY_CODECS else 100)
+    channels, height, width = shape
+    if codec == "png":
+        filtered = height * (1 + width * channels)
+        deflate = filtered + 5 * (filtered // 16_000 + 1) + 6
+        return deflate + 12 * (deflate // 4096 + 1) + 8 + 25 + 12 + 1024
+    padded = 3 * (-(-height // 16) * 16) * (-(-width // 16) * 16)
+    return 2 * padded + 4096
+
+
 def decode_image(
     data: bytes, channels: int | None = None, *, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> torch.Tensor:

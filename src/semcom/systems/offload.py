@@ -20,7 +20,8 @@ import torch
 from pydantic import Field
 
 from semcom.coding import Payload, PayloadError, PayloadLayout, decode_image, encode_image
-from semcom.coding.image_codecs import ImageCodecError, float_to_uint8
+from semcom.coding.image_codecs import ImageCodecError, float_to_uint8, max_file_bytes
+from semcom.coding.layout import Dim, DimSpec
 from semcom.systems.base import SystemParams
 from semcom.systems.edge_model import WholeModelAtEdge
 from semcom.systems.registry import register_system
@@ -83,9 +84,12 @@ class _Offload(WholeModelAtEdge):
     def payload_layout(self) -> PayloadLayout:
         quality = self._quality()
         params = {"q": quality} if quality is not None else {}
-        raw = math.prod(self.image_shape)
-        # raw pixels: exactly C·H·W bytes; a codec's image is decoded within max_pixels anyway
-        bound = raw if self.codec == "raw" else None
+        # raw pixels: exactly C·H·W bytes; a coded image at most what the encoder can write
+        bound: DimSpec = (
+            math.prod(self.image_shape)
+            if self.codec == "raw"
+            else Dim(0, max_file_bytes(self.codec, self.image_shape))
+        )
         return PayloadLayout(
             self.name, (self.image_shape,), 1, params, {"q": "codec quality"}, chunk_bytes=(bound,)
         )
