@@ -216,3 +216,41 @@ def _equal(a, b) -> bool:
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(_equal(u, v) for u, v in zip(a, b, strict=True))
     return bool(a == b) or (isinstance(a, float) and math.isnan(a) and math.isnan(b))
+
+
+def _rows(value, rows: slice):
+    """The samples ``rows`` of a batched value (tensors, lists of per-sample items, dicts)."""
+    if isinstance(value, torch.Tensor):
+        return value[rows]
+    if isinstance(value, dict):
+        return {k: _rows(v, rows) for k, v in value.items()}
+    if isinstance(value, list):
+        return value[rows]
+    return value
+
+
+def test_training_noise_does_not_depend_on_how_ddp_splits_the_batch(built) -> None:
+    """Two DDP ranks each hold every other sample of a batch (semcom.sharded_batch): with the
+    same RNG state, each must compute for its samples what one process computes for them. Batch
+    norm runs on its running statistics here (its global-batch form is train.sync_bn's)."""
+    from semcom.sharded_batch import batch_shard
+
+    _, _, system, x, y = built
+    system.train()
+    for module in system.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.eval()
+    snr = torch.tensor([0.0, 5.0, 10.0, 15.0])
+    for path in system.paths:
+        extra = lambda t: {"targets": t} if system.wants_targets else {}  # noqa: E731
+        torch.manual_seed(7)
+        whole = system(x, snr, path, **extra(y))
+        for rank in (0, 1):
+            rows = slice(rank, None, 2)
+            torch.manual_seed(7)
+            with batch_shard(rank, 2, len(x)):
+                part = system(x[rows], snr[rows], path, **extra(_rows(y, rows)))
+            for field in ("output", "rate_bits"):
+                got, want = getattr(part, field), getattr(whole, field)
+                if isinstance(want, torch.Tensor) and want.dim() > 0 and len(want) == len(x):
+                    torch.testing.assert_close(got, want[rows], msg=f"{path} {field} {rank}")

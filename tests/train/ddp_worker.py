@@ -2,11 +2,12 @@
 ``WORLD_SIZE``, ``MASTER_ADDR`` / ``MASTER_PORT`` set; ``WORLD_SIZE=1`` is the one-process
 reference). Trains one phase of a tiny system and has rank 0 save the weights.
 
-Usage: ``python ddp_worker.py OUT.pt SYSTEM SYNC_BN(0|1) CKPT_DIR``.
+Usage: ``python ddp_worker.py OUT.pt SYSTEM SYNC_BN(0|1) CKPT_DIR [PARAMS_JSON [EPOCHS]]``.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -18,13 +19,14 @@ from semcom.systems import BuildContext, build_system  # noqa: E402
 from semcom.train import Phase, distributed, train_phase  # noqa: E402
 
 
-def main(out: str, name: str, sync_bn: str, ckpt_dir: str) -> None:
+def main(out: str, name: str, sync_bn: str, ckpt_dir: str, params: str = "{}",
+         epochs: str = "1") -> None:  # fmt: skip
     torch.set_num_threads(1)
     ctx = BuildContext(num_classes=4, input_shape=(1, 16, 16), backbone="resnet-small",
                        split_after="layer2")  # fmt: skip
     torch.manual_seed(0)
-    system = build_system(name, {}, ctx)
-    phase = Phase("joint", epochs=1, lr=0.05, optimizer="sgd", bn_batches=4)
+    system = build_system(name, json.loads(params), ctx)
+    phase = Phase("joint", epochs=float(epochs), lr=0.05, optimizer="sgd", bn_batches=4)
     train_phase(system, phase, learnable_images(320, seed=0), batch_size=32, seed=1,
                 ckpt_dir=ckpt_dir, sync_batchnorm=sync_bn == "1")  # fmt: skip
     if distributed.is_main():

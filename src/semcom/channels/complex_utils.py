@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import torch
 
+from semcom import sharded_batch
+
 _COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 
 
@@ -102,7 +104,7 @@ def complex_normal(
     if generator is not None:
         draws = torch.randn(tuple(shape), generator=generator, device=generator.device, dtype=dtype)
         return draws.to(device) if device is not None else draws
-    return torch.randn(tuple(shape), device=device, dtype=dtype)
+    return sharded_batch.randn(tuple(shape), device=device, dtype=dtype)
 
 
 def mean_energy(z: torch.Tensor) -> torch.Tensor:

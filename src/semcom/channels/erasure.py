@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import torch
 
+from semcom import sharded_batch
 from semcom.channels._validate import check_bool, check_int, check_real
 from semcom.channels.base import Channel
 from semcom.channels.snr import Number
@@ -78,7 +79,8 @@ class BitErasureChannel(Channel):
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         prob = _per_sample_p(self.p if p is None else p, x)
         gen_device = generator.device if generator is not None else x.device
-        mask = (torch.rand(x.shape, generator=generator, device=gen_device) < prob).to(x.device)
+        draws = sharded_batch.rand(x.shape, generator=generator, device=gen_device)
+        mask = (draws < prob).to(x.device)
         fill = torch.full((), self.fill_value, dtype=x.dtype, device=x.device)
         if self.straight_through and (x.is_floating_point() or x.is_complex()):
             zero = torch.zeros((), dtype=x.dtype, device=x.device)

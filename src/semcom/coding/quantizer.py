@@ -31,6 +31,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from semcom import sharded_batch
+
 QuantizerMode = Literal["noise", "ste", "round"]
 QUANTIZER_MODES: tuple[str, ...] = ("noise", "ste", "round")
 
@@ -91,7 +93,7 @@ class UniformQuantizer(nn.Module):
         """
         u = self.to_symbol_domain(x)
         if mode == "noise":
-            return u + (torch.rand_like(u) - 0.5)
+            return u + (sharded_batch.rand(u.shape, device=u.device, dtype=u.dtype) - 0.5)
         if mode == "ste":
             return u + (torch.round(u) - u).detach()
         if mode == "round":

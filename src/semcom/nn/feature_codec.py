@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from semcom import sharded_batch
 from semcom.coding import FactorizedEntropyModel, UniformQuantizer
 from semcom.coding.ans import CategoricalCoder, CodingError
 
@@ -78,8 +79,9 @@ class FeatureCodec(nn.Module):
         z_hat = self.quantizer.dequantize(self.quantizer(z, mode="ste"))
         if self.training:
             b, c = z.shape[:2]
-            keep = torch.randint(1, c + 1, (b, 1), device=z.device)
-            keep = torch.where(torch.rand(b, 1, device=z.device) < PREFIX_DROPOUT, keep, c)
+            keep = sharded_batch.randint(1, c + 1, (b, 1), device=z.device)
+            dropped = sharded_batch.rand((b, 1), device=z.device) < PREFIX_DROPOUT
+            keep = torch.where(dropped, keep, c)
             present = torch.arange(c, device=z.device)[None, :] < keep
             z_hat = torch.where(present[:, :, None, None], z_hat, MISSING_FILL)
         return self.decoder(z_hat), rate

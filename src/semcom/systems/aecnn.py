@@ -39,6 +39,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from semcom import sharded_batch
 from semcom.backbones.resnet import BasicBlock
 from semcom.coding import (
     Dim,
@@ -197,7 +198,7 @@ class AECNN(BackboneSplitSystem):
         scaled, w = self.attention(feature)
         if self.training:
             with torch.no_grad():
-                self.importance.lerp_(w.mean(0), self.params.momentum)
+                self.importance.lerp_(sharded_batch.batch_mean(w), self.params.momentum)
                 # keep the frozen ranking in step, so eval-mode passes between stages (batch-norm
                 # recalibration, validation) select the channels training is using
                 self.global_index.copy_(self.importance.topk(self.params.k).indices.sort().values)

@@ -35,6 +35,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from semcom import sharded_batch
 from semcom.channels import snr_db_to_n0
 from semcom.coding import Payload, PayloadLayout
 from semcom.nn.jscc import JSCCLink
@@ -61,7 +62,7 @@ class BottleNetParams(SystemParams):
 def _erase(u: torch.Tensor, p: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """Zero each element of ``u`` ``[B, ...]`` independently with probability ``p`` ``[B]``."""
     gen_device = generator.device if generator is not None else u.device
-    draws = torch.rand(u.shape, generator=generator, device=gen_device).to(u.device)
+    draws = sharded_batch.rand(u.shape, generator=generator, device=gen_device).to(u.device)
     keep = draws >= p.to(u.device).view(-1, *[1] * (u.dim() - 1))
     return u * keep
 

@@ -44,6 +44,7 @@ import torch
 from pydantic import Field, ValidationInfo, field_validator
 from torch import nn
 
+from semcom import sharded_batch
 from semcom.backbones import build_backbone
 from semcom.channels import as_per_sample_snr
 from semcom.data.info import TaskSpec
@@ -297,7 +298,7 @@ class LSSC(SplitSystem):
         if snr_db is not None:
             return as_per_sample_snr(snr_db, len(x), device=x.device)
         lo, hi = self.params.train_snr_db
-        return lo + (hi - lo) * torch.rand(len(x), device=x.device)
+        return lo + (hi - lo) * sharded_batch.rand((len(x),), device=x.device)
 
     def _task(self, decoded: torch.Tensor) -> torch.Tensor:
         return decoded if self.classifier is None else self.classifier(decoded)

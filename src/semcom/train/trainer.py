@@ -15,6 +15,15 @@ a changed stage is trained again instead of silently reusing weights made by oth
 Networks run on ``device`` (batches are moved there; the permutations, SNR draws and RNG state
 stay on the CPU generator, so the CPU numbers do not depend on the device setting), optionally
 with mixed precision (``amp``, CUDA / MPS only).
+
+**Data-parallel training** (``torchrun``, DDP on gloo) computes what one process computes. Every
+step's global batch of ``batch_size`` samples is the one process's batch; rank ``r`` of ``W``
+takes its samples ``r, r + W, ...`` and weighs its loss by its share of them (DDP averages the
+ranks' gradients), so the summed gradient is the one process's. Per-sample SNRs are drawn for the
+global batch and sliced the same way, and so is every per-sample draw of the system
+(:mod:`semcom.sharded_batch`: the ranks keep one RNG state and draw for the global batch). With
+``sync_batchnorm`` batch norm normalises over the global batch
+(:mod:`semcom.train.global_batchnorm`). What remains is float summation order.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import math
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +42,7 @@ from torch.utils.data import Dataset
 
 from semcom.accel import autocast
 from semcom.data.batch import fetch_batch, move_to
+from semcom.sharded_batch import batch_shard
 from semcom.storage.checkpoint import load_progress, load_weights, save_progress, save_weights
 from semcom.systems import SplitSystem, apply_train_mode, set_trainable
 from semcom.train import distributed
@@ -93,9 +103,32 @@ def _epoch_order(n: int, seed: int, name: str, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=g)
 
 
-def _rank_seed(seed: int, name: str, step: int, rank: int) -> int:
-    """The seed of rank ``rank``'s own random draws (noise, dropout) at ``step`` under DDP."""
-    return (seed * 1_000_003 + zlib.crc32(f"{name}/{step}/{rank}".encode())) % 2**63
+class _LossOfStep(nn.Module):
+    """What DDP wraps: the system (its parameters) and one step's loss. DDP finds the parameters
+    a step used by walking back from the tensors the forward returns; returning the loss, and the
+    system's output detached, makes that the parameters the loss depends on (returning the
+    system's whole output would also reach, say, an entropy model whose rate a stage does not
+    train, whose gradients then never arrive)."""
+
+    def __init__(self, system: SplitSystem, step_loss: Callable[..., tuple[Any, ...]]) -> None:
+        super().__init__()
+        self.system = system
+        self._step_loss = step_loss
+
+    def forward(self, x: torch.Tensor, snr: torch.Tensor | None, y: Any) -> tuple[Any, ...]:
+        loss, terms, output = self._step_loss(x, snr, y)
+        return loss, terms, _detached(output)
+
+
+def _detached(value: Any) -> Any:
+    """``value`` (tensors in lists / tuples / dicts) without autograd history."""
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    if isinstance(value, dict):
+        return {k: _detached(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_detached(v) for v in value)
+    return value
 
 
 def _teacher(system: SplitSystem, phase: Phase, given: Teacher | None) -> Teacher | None:
@@ -190,20 +223,39 @@ def train_phase(
     run_on = device if device is not None else next(system.parameters()).device
     scaler = torch.amp.GradScaler("cuda") if amp and run_on.type == "cuda" else None
 
-    model: nn.Module = system
+    weights = dict(phase.losses)
+    override = getattr(system.params, "rate_weight", None)
+    if override is not None and "rate" in weights:
+        weights["rate"] = float(override)
+    pixels = int(math.prod(dataset[0][0].shape[1:]))  # H*W (or T*H*W) of one sample
+
+    def step_loss(x: torch.Tensor, snr: torch.Tensor | None, y: Any) -> tuple[Any, ...]:
+        """The phase's loss of one batch: ``(loss, terms, the system's output)``."""
+        extra = {"targets": y} if system.wants_targets else {}
+        out = system(x, snr, phase.path, **extra)
+        teacher_output = active_teacher.run(x, snr) if active_teacher is not None else None
+        loss, terms = stage_loss(
+            out,
+            y,
+            weights,
+            pixels,
+            lambda o, t: system.task_loss(o, t, phase.task_weights),
+            teacher_output=teacher_output,
+            feature_pairs=active_teacher.feature_pairs() if active_teacher else (),
+            temperature=active_teacher.temperature if active_teacher else 2.0,
+        )
+        return loss, terms, out.output
+
+    compute: Callable[..., tuple[Any, ...]] = step_loss
     swaps = contextlib.ExitStack()
     rank = 0
     if distributed.init_if_launched():
         rank = distributed.rank()
         if sync_batchnorm:
             swaps.enter_context(global_batchnorm(system, run_on.type))
-        model = nn.parallel.DistributedDataParallel(system, find_unused_parameters=True)
-
-    weights = dict(phase.losses)
-    override = getattr(system.params, "rate_weight", None)
-    if override is not None and "rate" in weights:
-        weights["rate"] = float(override)
-    pixels = int(math.prod(dataset[0][0].shape[1:]))  # H*W (or T*H*W) of one sample
+        compute = nn.parallel.DistributedDataParallel(
+            _LossOfStep(system, step_loss), find_unused_parameters=True
+        )
 
     apply_train_mode(system, phase.trainable)
     sums: dict[str, float] = {}
@@ -229,18 +281,12 @@ def train_phase(
     if active_teacher is not None:
         active_teacher.attach_student(system)
 
-    @contextlib.contextmanager
-    def rank_rng(step: int) -> Iterator[None]:
-        """One process: the global RNG as it is. DDP: a fork seeded for this rank and step, so
-        the ranks draw different noise for their different samples (and the same again on
-        resume) while the global RNG, which draws the batch's SNRs, stays equal on every rank."""
+    def share_of(global_batch: int) -> contextlib.AbstractContextManager[object]:
+        """DDP: the system's per-sample noise is drawn for the global batch and sliced to this
+        rank's samples (:mod:`semcom.sharded_batch`), as one process draws it."""
         if world == 1:
-            yield
-            return
-        devices = [run_on] if run_on.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices, device_type=run_on.type):
-            torch.manual_seed(_rank_seed(seed, phase.name, step, rank))
-            yield
+            return contextlib.nullcontext()
+        return batch_shard(rank, world, global_batch)
 
     try:
         for step in range(start, total_steps):
@@ -257,30 +303,17 @@ def train_phase(
                     progress.reset()
             assert order is not None
             index = order[within * batch_size : (within + 1) * batch_size]
-            snr = sample_snr_db(len(index), phase.snr_db)
+            global_batch = len(index)
+            snr = sample_snr_db(global_batch, phase.snr_db)
             # this rank's share of the step: every world-th sample of the global batch
-            share = len(index[rank::world]) * world / len(index)
+            share = len(index[rank::world]) * world / global_batch
             index = index[rank::world]
             snr = snr[rank::world] if snr is not None else None
             schedule.before_step(step, epoch)
-            with rank_rng(step), autocast(run_on, amp):
+            with share_of(global_batch), autocast(run_on, amp):
                 x, y = fetch_batch(dataset, index)
                 x, y, snr = move_to((x, y, snr), device)
-                extra = {"targets": y} if system.wants_targets else {}
-                out = model(x, snr, phase.path, **extra)
-                teacher_output = None
-                if active_teacher is not None:
-                    teacher_output = active_teacher.run(x, snr)
-                loss, terms = stage_loss(
-                    out,
-                    y,
-                    weights,
-                    pixels,
-                    lambda o, t: system.task_loss(o, t, phase.task_weights),
-                    teacher_output=teacher_output,
-                    feature_pairs=active_teacher.feature_pairs() if active_teacher else (),
-                    temperature=active_teacher.temperature if active_teacher else 2.0,
-                )
+                loss, terms, output = compute(x, snr, y)
                 if world > 1:  # DDP averages the ranks' gradients: weigh each by its share
                     loss = loss * share
             optimizer.zero_grad(set_to_none=True)
@@ -296,7 +329,7 @@ def train_phase(
             count += 1
             if progress is not None:
                 with torch.no_grad():
-                    progress.update(out.output, y)
+                    progress.update(output, y)
             if on_step is not None:
                 on_step(step + 1, total_steps, terms)
             if save_every and (step + 1) % save_every == 0 and step + 1 < total_steps:
