@@ -241,12 +241,17 @@ def test_training_noise_does_not_depend_on_how_ddp_splits_the_batch(built) -> No
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
             module.eval()
     snr = torch.tensor([0.0, 5.0, 10.0, 15.0])
+    # the ranks start a step from the same state (a training forward may update buffers, such
+    # as AECNN's channel importance): each forward here starts from the state before the step
+    state = {k: v.clone() for k, v in system.state_dict().items()}
     for path in system.paths:
         extra = lambda t: {"targets": t} if system.wants_targets else {}  # noqa: E731
+        system.load_state_dict(state)
         torch.manual_seed(7)
         whole = system(x, snr, path, **extra(y))
         for rank in (0, 1):
             rows = slice(rank, None, 2)
+            system.load_state_dict(state)
             torch.manual_seed(7)
             with batch_shard(rank, 2, len(x)):
                 part = system(x[rows], snr[rows], path, **extra(_rows(y, rows)))
