@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
@@ -161,7 +162,8 @@ class BatchScheduler:
         done = self.pool.submit(self._run, batch)
 
         def finished(future: concurrent.futures.Future[list[JobResult]]) -> None:
-            loop.call_soon_threadsafe(self._finished, batch, future)
+            with contextlib.suppress(RuntimeError):  # the loop has closed: shutting down
+                loop.call_soon_threadsafe(self._finished, batch, future)
 
         done.add_done_callback(finished)
 
@@ -170,7 +172,9 @@ class BatchScheduler:
     ) -> None:
         self.running -= 1
         self._enter(-len(batch))
-        error = future.exception()
+        error: BaseException | None = (
+            asyncio.CancelledError() if future.cancelled() else future.exception()
+        )
         for i, job in enumerate(batch):
             if job.future.done():  # its caller stopped waiting
                 continue
