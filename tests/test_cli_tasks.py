@@ -86,3 +86,18 @@ def test_a_system_whose_task_does_not_fit_the_data_is_refused_naming_both(tmp_pa
     assert result.exit_code == 2, result.output
     assert "'quantized-split' does classification" in message
     assert "'synthetic-segmentation' has segmentation" in message
+
+
+def test_augmentation_of_a_task_it_would_not_fit_is_refused(tmp_path: Path) -> None:
+    cfg = {
+        "experiment": "augment",
+        "data": {"name": "synthetic-segmentation", "augment": {"hflip": True}},
+        "systems": [{"name": "seg-split", "channels": 4}],
+        "train": {"backbone": {"epochs": 0}},
+    }
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "out")])
+    message = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "data.augment" in message and "segmentation" in message

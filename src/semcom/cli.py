@@ -6,8 +6,11 @@ experiment; with no CONFIG it runs the default experiment on Fashion-MNIST.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import time
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, cast
@@ -43,6 +46,46 @@ def default_config_path() -> Path:
 def _fail(message: str, code: int = 2) -> None:
     err_console.print(Text("error: ", style="bold red") + Text(message))
     raise typer.Exit(code)
+
+
+StepReporter = Callable[[str, int, int, dict[str, float]], None]
+
+
+@contextlib.contextmanager
+def _training_progress(quiet: bool) -> Iterator[tuple[StepReporter, Callable[[str], None]]]:
+    """``(on_step, log)`` for a training command: a progress bar per phase on a terminal; in a
+    log file (no terminal) one line per tenth of each phase, with the elapsed time."""
+    started = time.monotonic()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[terms]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet or not console.is_terminal,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+        tenths: dict[str, int] = {}
+
+        def on_step(label: str, step: int, total: int, terms: dict[str, float]) -> None:
+            text = " ".join(f"{k}={v:.3g}" for k, v in terms.items())
+            if console.is_terminal:
+                if label not in tasks:
+                    tasks[label] = progress.add_task(label, total=total, terms="")
+                progress.update(tasks[label], completed=step, terms=text)
+                return
+            tenth = 10 * step // max(total, 1)
+            if not quiet and tenth > tenths.get(label, 0) and os.environ.get("CI") != "true":
+                tenths[label] = tenth
+                elapsed = time.monotonic() - started
+                console.print(f"[{elapsed:7.0f} s] {label} {step}/{total} {text}", highlight=False)
+
+        def log(message: str) -> None:
+            if not quiet:
+                progress.console.print(message, highlight=False)
+
+        yield on_step, log
 
 
 @app.command()
@@ -99,27 +142,7 @@ def run(
     distributed.init_if_launched()
 
     quiet = not distributed.is_main()
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[terms]}"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=quiet or not console.is_terminal and os.environ.get("CI") == "true",
-    ) as progress:
-        tasks: dict[str, TaskID] = {}
-
-        def on_step(label: str, step: int, total: int, terms: dict[str, float]) -> None:
-            if label not in tasks:
-                tasks[label] = progress.add_task(label, total=total, terms="")
-            text = " ".join(f"{k}={v:.3g}" for k, v in terms.items())
-            progress.update(tasks[label], completed=step, terms=text)
-
-        def log(message: str) -> None:
-            if not quiet:
-                progress.console.print(message, highlight=False)
-
+    with _training_progress(quiet) as (on_step, log):
         try:
             result = run_experiment(cfg, out_dir, on_step=on_step, log=log)
         except (ConfigError, DataUnavailableError, CheckpointError, RunLockedError) as exc:
@@ -195,12 +218,17 @@ def backbone(
     from semcom.data import DataUnavailableError
     from semcom.experiment import train_backbone
     from semcom.pretrained import sha256_file
+    from semcom.storage.checkpoint import CheckpointError
 
     try:
         cfg = resolve(load_yaml(config or default_config_path()), list(set_))
-        path, accuracy = train_backbone(cfg, out, work_dir=work_dir, log=console.print)
-    except (ConfigError, DataUnavailableError) as exc:
+        with _training_progress(quiet=False) as (on_step, log):
+            path, accuracy = train_backbone(cfg, out, work_dir=work_dir, on_step=on_step, log=log)
+    except (ConfigError, DataUnavailableError, CheckpointError) as exc:
         _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail(f"interrupted; run the same command again (same --work-dir {work_dir}) to resume",
+              code=130)  # fmt: skip
     console.print(
         f"wrote {path} ({path.stat().st_size:,} bytes, test top-1 {accuracy:.4f})\n"
         f"sha256 {sha256_file(path)}",

@@ -30,6 +30,15 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class AugmentConfig(_Section):
+    """Training-time augmentation (:mod:`semcom.data.augment`; classification only)."""
+
+    crop_padding: int = Field(
+        0, ge=0, le=64, description="zero-pad by this many pixels, then crop at a random offset"
+    )
+    hflip: bool = Field(False, description="flip left-right with probability 1/2")
+
+
 class DataConfig(_Section):
     """Which data set, where it lives, and how much of it a run uses."""
 
@@ -49,6 +58,9 @@ class DataConfig(_Section):
     )
     split_seed: int | None = Field(
         None, description="image-folder, one folder of classes: seed of the split (default 0)"
+    )
+    augment: AugmentConfig = Field(
+        default_factory=AugmentConfig, description="training batches only, per sample"
     )
 
     def options(self) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from semcom.accel import DeviceError, resolve_device
 from semcom.backbones import BackboneWeightsError, load_backbone_weights
 from semcom.config import ConfigError, ExperimentConfig, dump_yaml, expand_system, variant_id
 from semcom.data import DataUnavailableError, build_dataset, take_first
+from semcom.data.augment import Augment, check_augment
 from semcom.eval.evaluate import evaluate_variant, measure_system
 from semcom.report import all_plots, write_metrics, write_report
 from semcom.storage.checkpoint import save_weights
@@ -95,9 +96,32 @@ def device_of(cfg: ExperimentConfig) -> torch.device:
         raise ConfigError(f"device: {exc}") from None
 
 
+def augment_of(cfg: ExperimentConfig) -> Augment:
+    """The training augmentation of ``cfg.data.augment``."""
+    return Augment(cfg.data.augment.crop_padding, cfg.data.augment.hflip)
+
+
+def _data_key(cfg: ExperimentConfig, fields: set[str]) -> dict[str, Any]:
+    """The data settings a checkpoint key depends on (``augment`` only when it is on, so that
+    the keys of runs without augmentation are what they were)."""
+    data = cfg.data.model_dump(include=fields)
+    if augment_of(cfg).active:
+        data["augment"] = cfg.data.augment.model_dump()
+    return data
+
+
+def _check_augment(cfg: ExperimentConfig, ctx: BuildContext) -> None:
+    try:
+        check_augment(augment_of(cfg), ctx.task.kind)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _checks(cfg: ExperimentConfig, systems: list[SplitSystem], ctx: BuildContext) -> None:
-    """Everything refused before training: tasks that do not fit the data, bad stages."""
+    """Everything refused before training: tasks that do not fit the data, bad stages,
+    augmentation of a task whose targets it would not move."""
     check_tasks(systems, ctx)
+    _check_augment(cfg, ctx)
     try:
         check_stages(cfg.train.stages, systems)
     except StageError as exc:
@@ -174,7 +198,7 @@ def _run_experiment(
         key = _digest(
             {
                 "variant": variant,
-                "data": cfg.data.model_dump(include={"name", "root", "train_subset"}),
+                "data": _data_key(cfg, {"name", "root", "train_subset"}),
                 "backbone": cfg.backbone.model_dump(),
                 "backbone_training": cfg.train.backbone.model_dump(),
                 "teacher": cfg.train.teacher.model_dump(),
@@ -201,6 +225,7 @@ def _run_experiment(
                 device=device,
                 amp=cfg.train.amp,
                 sync_batchnorm=cfg.train.sync_bn,
+                augment=augment_of(cfg),
                 on_step=_labelled(on_step, f"{vid}:{phase.name}") if on_step else None,
             )
             report_phase(f"{vid}:{phase.name}", result)
@@ -294,6 +319,7 @@ def train_backbone(
     cfg = cfg.model_copy(update={"backbone": cfg.backbone.model_copy(update={"weights": None})})
     device = device_of(cfg)
     train_set, test_set, ctx = _load_data(cfg, log)
+    _check_augment(cfg, ctx)
     state = _shared_backbone(
         cfg, ctx, train_set, Path(work_dir), on_step, lambda _label, _result: None, log, device
     )
@@ -338,7 +364,7 @@ def _shared_backbone(
             ) from None
     key = _digest(
         {
-            "data": cfg.data.model_dump(include={"name", "train_subset"}),
+            "data": _data_key(cfg, {"name", "train_subset"}),
             "backbone": cfg.backbone.model_dump(),
             "train": cfg.train.backbone.model_dump(),
             "seed": cfg.seed,
@@ -368,6 +394,7 @@ def _shared_backbone(
         device=device,
         amp=cfg.train.amp,
         sync_batchnorm=cfg.train.sync_bn,
+        augment=augment_of(cfg),
     )
     report_phase("backbone", result)
     reference.to("cpu")

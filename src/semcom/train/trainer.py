@@ -41,6 +41,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from semcom.accel import autocast
+from semcom.data.augment import Augment
 from semcom.data.batch import fetch_batch, move_to
 from semcom.sharded_batch import batch_shard
 from semcom.storage.checkpoint import load_progress, load_weights, save_progress, save_weights
@@ -165,6 +166,7 @@ def train_phase(
     device: torch.device | None = None,
     amp: bool = False,
     sync_batchnorm: bool = False,
+    augment: Augment | None = None,
 ) -> PhaseResult:
     """Train ``system`` for one phase, resuming or skipping from checkpoints in ``ckpt_dir``.
 
@@ -184,6 +186,8 @@ def train_phase(
         amp: mixed precision for the forward pass and the loss (CUDA / MPS only).
         sync_batchnorm: under DDP, batch norm over the global batch
             (:mod:`semcom.train.global_batchnorm`); ignored in one process.
+        augment: per-sample augmentation of the training inputs (:mod:`semcom.data.augment`);
+            the batch-norm re-estimation after the phase sees the plain images.
     """
     ckpt_dir = Path(ckpt_dir)
     final, progress_path = checkpoint_paths(ckpt_dir, phase.name, ckpt_key)
@@ -313,6 +317,8 @@ def train_phase(
             with share_of(global_batch), autocast(run_on, amp):
                 x, y = fetch_batch(dataset, index)
                 x, y, snr = move_to((x, y, snr), device)
+                if augment is not None and augment.active:
+                    x = augment(x)
                 loss, terms, output = compute(x, snr, y)
                 if world > 1:  # DDP averages the ranks' gradients: weigh each by its share
                     loss = loss * share
