@@ -242,3 +242,22 @@ def test_cosine_schedule_decays_the_learning_rate_to_zero(
         torch.optim.Adam.step = original  # type: ignore[method-assign]
     assert seen[0] == pytest.approx(0.01) and len(seen) == 8
     assert all(a > b for a, b in zip(seen, seen[1:], strict=False)) and seen[-1] < 0.01 * 0.05
+
+
+def test_channels_last_training_matches_the_default_layout(
+    tiny_ctx: BuildContext, tiny_data, tmp_path: Path
+) -> None:
+    """The channels-last layout is an execution detail: the same steps give the same weights (to
+    float rounding), and the trained weights are back in the default layout (safetensors and the
+    coders expect contiguous tensors)."""
+    phase = Phase("backbone", epochs=0.125, lr=1e-2, trainable="all", path="bypass")
+    trained = []
+    for layout, channels_last in (("plain", False), ("last", True)):
+        torch.manual_seed(0)
+        system = build_system("local", {}, tiny_ctx)
+        train_phase(system, phase, tiny_data[0], batch_size=32, seed=0,
+                    ckpt_dir=tmp_path / layout, channels_last=channels_last)  # fmt: skip
+        trained.append(system.state_dict())
+    for k, v in trained[0].items():
+        assert trained[1][k].is_contiguous(), k
+        torch.testing.assert_close(trained[1][k], v, rtol=1e-2, atol=2e-3, msg=k)

@@ -165,6 +165,7 @@ def train_phase(
     ckpt_key: str | None = None,
     device: torch.device | None = None,
     amp: bool = False,
+    channels_last: bool = False,
     sync_batchnorm: bool = False,
     augment: Augment | None = None,
 ) -> PhaseResult:
@@ -184,6 +185,8 @@ def train_phase(
         ckpt_key: the checkpoints' key (module docstring); ``None``: the phase name alone.
         device: where the system runs (it must be there already); ``None``: where it is.
         amp: mixed precision for the forward pass and the loss (CUDA / MPS only).
+        channels_last: run the phase's 4-D weights and image batches in the channels-last
+            layout (faster convolutions; the weights are back in the default layout afterwards).
         sync_batchnorm: under DDP, batch norm over the global batch
             (:mod:`semcom.train.global_batchnorm`); ignored in one process.
         augment: per-sample augmentation of the training inputs (:mod:`semcom.data.augment`);
@@ -261,6 +264,9 @@ def train_phase(
             _LossOfStep(system, step_loss), find_unused_parameters=True
         )
 
+    if channels_last:
+        system.to(memory_format=torch.channels_last)
+        swaps.callback(system.to, memory_format=torch.contiguous_format)
     apply_train_mode(system, phase.trainable)
     sums: dict[str, float] = {}
     count = 0
@@ -319,6 +325,8 @@ def train_phase(
                 x, y, snr = move_to((x, y, snr), device)
                 if augment is not None and augment.active:
                     x = augment(x)
+                if channels_last and x.dim() == 4:
+                    x = x.contiguous(memory_format=torch.channels_last)
                 loss, terms, output = compute(x, snr, y)
                 if world > 1:  # DDP averages the ranks' gradients: weigh each by its share
                     loss = loss * share
