@@ -87,3 +87,21 @@ def test_expand_system_is_cartesian() -> None:
     assert {(v["channels"], v["bits"]) for v in variants} == {
         (c, b) for c in (2, 4) for b in (2, 4, 8)
     }
+
+
+def test_quick_runs_a_few_snr_points_on_the_first_channels() -> None:
+    from semcom.experiment import apply_quick
+
+    base = {
+        "experiment": "q",
+        "systems": [{"name": "local"}],
+        "eval": {"channel": [{"name": "awgn"}, {"name": "rayleigh"}], "snr_db": [-10, 0, 10, 20]},
+    }
+    cfg = resolve(base)
+    assert apply_quick(cfg).eval.snr_db == [-10, 0, 10, 20]  # by default the whole sweep
+    assert len(apply_quick(cfg).eval.channels()) == 2
+    quick = apply_quick(resolve({**base, "quick": {"snr_db": [0], "channels": 1}}))
+    assert quick.eval.snr_db == [0.0]
+    assert [c["name"] for c in quick.eval.channels()] == ["awgn"]
+    with pytest.raises(ConfigError, match="quick.channels"):
+        resolve({**base, "quick": {"channels": 0}})

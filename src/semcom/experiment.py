@@ -65,7 +65,8 @@ class RunResult:
 
 
 def apply_quick(cfg: ExperimentConfig) -> ExperimentConfig:
-    """The config ``--quick`` runs: the ``quick`` section's subsets and epoch cap applied."""
+    """The config ``--quick`` runs: the ``quick`` section's subsets, epoch cap, SNR points and
+    channel count applied."""
     q = cfg.quick
     data = cfg.data.model_copy(
         update={
@@ -78,9 +79,12 @@ def apply_quick(cfg: ExperimentConfig) -> ExperimentConfig:
     )
     stages = [s.model_copy(update={"epochs": min(s.epochs, q.epochs)}) for s in cfg.train.stages]
     train = cfg.train.model_copy(update={"backbone": backbone_train, "stages": stages})
-    evaluation = cfg.eval.model_copy(
-        update={"timing_samples": min(cfg.eval.timing_samples, q.timing_samples)}
-    )
+    eval_update: dict[str, Any] = {"timing_samples": min(cfg.eval.timing_samples, q.timing_samples)}
+    if q.snr_db is not None:
+        eval_update["snr_db"] = list(q.snr_db)
+    if q.channels is not None and isinstance(cfg.eval.channel, list):
+        eval_update["channel"] = cfg.eval.channel[: q.channels]
+    evaluation = cfg.eval.model_copy(update=eval_update)
     return cfg.model_copy(update={"data": data, "train": train, "eval": evaluation})
 
 
@@ -224,6 +228,7 @@ def _run_experiment(
                 ckpt_key=key,
                 device=device,
                 amp=cfg.train.amp,
+                channels_last=cfg.train.channels_last,
                 sync_batchnorm=cfg.train.sync_bn,
                 augment=augment_of(cfg),
                 on_step=_labelled(on_step, f"{vid}:{phase.name}") if on_step else None,
@@ -393,6 +398,7 @@ def _shared_backbone(
         on_step=(lambda s, t, terms: on_step("backbone", s, t, terms)) if on_step else None,
         device=device,
         amp=cfg.train.amp,
+        channels_last=cfg.train.channels_last,
         sync_batchnorm=cfg.train.sync_bn,
         augment=augment_of(cfg),
     )
