@@ -139,6 +139,24 @@ def test_export_folder_describes_the_device(exported) -> None:
     assert (folder / "device.onnx").is_file() and (folder / "system.safetensors").is_file()
     assert device.input_shape == tuple(meta["input_shape"])
     assert (device.variant, device.system_name) == (stored.variant, system.name)
+    # the compact payload's model identifier: the server's, derived from the same stored model
+    assert meta["model_id"] == system.model_id().hex() == device.codec.model_id.hex()
+    x = images(system.ctx, 1, seed=8)
+    wire = device.wire(device.encode(x)[0])
+    assert wire[1:5].hex() == meta["model_id"]
+    assert system.wire_codec().decode(wire) == device.encode(x)[0]
+
+
+def test_a_device_json_of_another_model_is_refused(exported, tmp_path) -> None:
+    import shutil
+
+    _, _, folder = exported
+    copy = tmp_path / folder.name
+    shutil.copytree(folder, copy)
+    meta = json.loads((copy / "device.json").read_text())
+    (copy / "device.json").write_text(json.dumps({**meta, "model_id": "00000000"}))
+    with pytest.raises(OnnxDeviceError, match="different models"):
+        load_onnx_device(copy)
 
 
 def test_verification_catches_a_device_that_disagrees(exported) -> None:

@@ -91,6 +91,69 @@ def test_decode_and_edge_compute_are_separated(client, local_answer, make_images
     assert timing["decode"] > 0 and timing["edge_compute"] > 0
 
 
+# ------------------------------------------------------------------------------------ compact
+def compact_answer(stored, variant: str, x: torch.Tensor) -> tuple[bytes, torch.Tensor]:
+    """The compact wire form of ``variant``'s payload for ``x`` and the local logits."""
+    system = stored[variant].system
+    codec = system.wire_codec()
+    with torch.no_grad():
+        payload = system.device_encode(x)[0]
+        return codec.encode(payload), system.edge_decode([payload])[0]
+
+
+@pytest.mark.parametrize("variant", SERVED)
+def test_compact_payloads_name_their_model_and_are_answered(
+    client, stored, make_images, variant
+) -> None:
+    """A compact payload (7-9 header bytes) needs no ?model=: its model id names the variant,
+    even where the self-describing form would be ambiguous (qs_a / qs_b)."""
+    models = {m["model"]: m for m in client.get("/v1/models").json()["models"]}
+    accepts = models[variant]["accepts"]
+    system = stored[variant].system
+    assert accepts["model_id"] == system.model_id().hex() and accepts["header"] == "compact"
+    wire, logits = compact_answer(stored, variant, make_images(1, seed=5))
+    assert wire[1:5].hex() == accepts["model_id"]
+    response = post(client, wire)
+    assert response.status_code == 200, response.text
+    assert response.json()["model"] == variant
+    assert torch.allclose(torch.tensor(response.json()["logits"]), logits, atol=1e-5)
+    assert post(client, wire, variant).status_code == 200
+
+
+def test_compact_payload_errors(client, stored, make_images) -> None:
+    wire, _ = compact_answer(stored, "qs_a", make_images(1))
+    other = post(client, wire, "qs_b")  # ?model= contradicts the model id
+    assert other.status_code == 422 and "qs_a" in other.json()["detail"]
+    unknown = post(client, wire[:1] + bytes(4) + wire[5:])
+    assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_model"
+    assert "00000000" in unknown.json()["detail"]
+    flipped = bytearray(wire)
+    flipped[7] ^= 0x10
+    bad = post(client, bytes(flipped))
+    assert bad.status_code == 400 and "CRC-16" in bad.json()["detail"]
+    old = post(client, bytes([0xC1]) + wire[1:])
+    assert old.status_code == 400 and "earlier ANS stream format" in old.json()["detail"]
+
+
+def test_identical_models_are_not_both_served(tmp_path: Path) -> None:
+    """Two stored variants with one model id: compact payloads could not tell them apart, so
+    the second is listed with the reason instead of served."""
+    from tests.runtime.conftest import CTX
+
+    from semcom.storage.store import save_system
+    from semcom.systems import build_system
+
+    torch.manual_seed(0)
+    system = build_system("quantized-split", {"channels": 4, "bits": 4}, CTX)
+    system.prepare_for_coding()
+    for variant in ("one", "two"):
+        save_system(system, tmp_path, variant)
+    with TestClient(create_app(tmp_path)) as tc:
+        models = {m["model"]: m for m in tc.get("/v1/models").json()["models"]}
+    assert models["one"]["served"] and not models["two"]["served"]
+    assert "model id" in models["two"]["reason"] and "'one'" in models["two"]["reason"]
+
+
 # ------------------------------------------------------------------------------------ selection
 def test_selection_by_system_name_and_payload_check(client, local_answer, make_images) -> None:
     x = make_images(1, seed=11)
@@ -182,7 +245,7 @@ def test_content_type_and_query_are_checked(client, local_answer, make_images) -
         (lambda b: b + b"\0", "trailing"),
         (lambda b: b[:-4] + bytes([b[-4] ^ 1]) + b[-3:], "CRC32 mismatch"),
         (lambda b: b"XX" + b[2:], "bad magic"),
-        (lambda b: with_crc(b[:2] + b"\x07" + b[3:-4]), "unsupported format version"),
+        (lambda b: with_crc(b[:2] + b"\x07" + b[3:-4]), "newer than this decoder"),
         (lambda b: b"", "truncated"),
     ],
 )

@@ -177,6 +177,29 @@ def test_payloads_are_bit_exact_through_the_byte_format(built) -> None:
     assert [p.to_bytes() for p in system.pack_payloads(tensors)] == wire
 
 
+def test_compact_wire_form_round_trips_with_a_short_header(built, tmp_path: Path) -> None:
+    """Every payload system's compact form (where its layout is fixed) has a header of at most
+    12 bytes and decodes to the same payloads; a stored and reloaded copy has the same model id
+    (device and server agree on it without coordination)."""
+    _, _, system, x, _ = built
+    if not isinstance(system.transport, PayloadTransport):
+        pytest.skip(f"{system.transport.kind} transport: no payload bytes")
+    system.prepare_for_coding()
+    system.eval()
+    codec = system.wire_codec()
+    with torch.no_grad():
+        payloads = system.device_encode(x)
+    wire = [codec.encode(p) for p in payloads]
+    assert [codec.decode(b) for b in wire] == payloads
+    if system.payload_layout().fixed:
+        assert codec.written_form == "compact"
+        assert all(codec.header_bytes(p) <= 12 for p in payloads)
+    else:
+        assert codec.written_form == "self-describing"
+    stored = load_system(write_system(system, tmp_path / "s.safetensors"))
+    assert stored.system.model_id() == system.model_id()
+
+
 def test_export_or_a_clear_refusal(built, tmp_path: Path) -> None:
     """A device part that says it exports does (ONNX + the packing agree with PyTorch; checked
     once per system name, the ONNX export takes seconds); the others say why not."""

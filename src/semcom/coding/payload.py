@@ -1,10 +1,13 @@
 """``Payload``: the byte container a device sends for one sample, and its strict parser.
 
-Binary layout, format version 1 (``varint`` = unsigned LEB128, 7 bits per byte, low group first,
+The self-describing form; :mod:`semcom.coding.compact` is the short form a fixed-shape model's
+payloads take once device and server agree on the model.
+
+Binary layout, format version 2 (``varint`` = unsigned LEB128, 7 bits per byte, low group first,
 at most 10 bytes, no overlong forms; ``zigzag`` maps signed ``n`` to ``2n`` / ``-2n-1``)::
 
     magic     2 bytes   b"SC"
-    version   u8        1
+    version   u8        2 (the format version also covers the ANS stream format of the bodies)
     system    u8 length n (1..255), then n bytes of printable ASCII (0x20..0x7e)
     shapes    varint T = number of tensors; per tensor: varint ndim, then ndim varint dims
     params    varint K; per param: u8 key length (1..255), key (printable ASCII), u8 type tag, value
@@ -27,6 +30,11 @@ floats, 4 for float32-exact floats, else 8; chunks ``1 + sum(varint(len))`` (2 b
 a 300-byte body and params ``{"b": 4, "lo": 0.0, "hi": 1.0}`` give a 46-byte header for system
 ``"quantized-split"`` and 36 bytes for ``"aecnn"``; the system name is the largest variable part.
 
+Versions: 1 was this layout with the ANS streams of earlier releases (before a stream dropped
+its last word's high zero bytes and could start its stack from a raw tail integer); such bodies
+do not decode with today's coder, so a version-1 payload is refused with a message saying so
+rather than mis-decoded.
+
 Parsing (:meth:`Payload.from_bytes`) is strict: oversized input, bad magic, unknown version,
 truncation, overlong or too-large varints, non-ASCII or empty names, duplicate keys, unknown type
 tags, non-finite floats, too many tensors/dims/params/chunks, absurd element counts, trailing bytes
@@ -45,8 +53,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAGIC = b"SC"
-FORMAT_VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+FORMAT_VERSION = 2
+SUPPORTED_VERSIONS = (2,)
 
 TAG_INT = 0
 TAG_F64 = 1
@@ -69,6 +77,20 @@ class PayloadError(ValueError):
 
 
 # ---------------------------------------------------------------------------- primitives
+def version_error(version: int) -> str:
+    """Why a payload of format ``version`` is refused (it is not :data:`FORMAT_VERSION`)."""
+    if version < FORMAT_VERSION:
+        return (
+            f"payload format version {version} is older than this decoder's {FORMAT_VERSION}: "
+            "its entropy-coded bodies use an earlier ANS stream format; re-encode it with this "
+            "release's device side"
+        )
+    return (
+        f"payload format version {version} is newer than this decoder's {FORMAT_VERSION}; "
+        "update the server"
+    )
+
+
 def _write_varint(out: bytearray, value: int) -> None:
     if value < 0:
         raise PayloadError(f"varint value must be >= 0, got {value}")
@@ -179,7 +201,7 @@ class Payload:
         params: small named numbers the decoder needs (quantiser bits, ranges...). Keep keys short:
             every character is sent. Values: ``int`` (signed 64-bit) or finite ``float``.
         chunks: the coded bodies (e.g. one ANS stream per tensor).
-        version: binary format version (only 1 exists).
+        version: binary format version (only 2 is written and read).
     """
 
     system: str
@@ -308,9 +330,7 @@ class Payload:
             raise PayloadError(f"bad magic {magic!r}, expected {MAGIC!r} (at byte offset 0)")
         version = r.u8("format version")
         if version not in SUPPORTED_VERSIONS:
-            raise r.fail(
-                f"unsupported format version {version} (supported: {SUPPORTED_VERSIONS})", 2
-            )
+            raise r.fail(version_error(version), 2)
         system = r.name("system name")
 
         start = r.pos

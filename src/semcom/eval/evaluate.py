@@ -29,10 +29,12 @@ def measure_system(
     snr_db: list[float] | None = None,
     seed: int = 0,
     device: Any = None,
+    header: str = "compact",
 ) -> Measurement:
     """Run ``system``'s real device → link → edge path over ``test_set`` (its transport's
     :meth:`~semcom.transports.Transport.measure`). Transports whose output depends on the channel
-    need ``channel`` (an ``eval.channel`` dict) and ``snr_db``."""
+    need ``channel`` (an ``eval.channel`` dict) and ``snr_db``; ``header`` is the payloads'
+    wire form (:mod:`semcom.coding.wire`)."""
     plan = MeasurePlan(
         channel=channel,
         snr_db=tuple(float(s) for s in (snr_db or ())),
@@ -40,6 +42,7 @@ def measure_system(
         batch_size=batch_size,
         timing_samples=timing_samples,
         device=device,
+        header=header,
     )
     return system.transport.measure(system, test_set, plan)
 
@@ -78,6 +81,7 @@ def evaluate_variant(
                 channel=channel,
                 snr_db=list(evaluation.snr_db),
                 seed=seed,
+                header=evaluation.header,
                 device=device,
             )
         records += link_records(

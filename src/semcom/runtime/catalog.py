@@ -8,8 +8,15 @@ which both warms the model up and measures an example payload. What a variant ac
 :class:`~semcom.coding.PayloadLayout` (system name, tensor shapes — fixed, or variable within
 bounds — parameters, chunk count). Other variants are listed with the reason they are not served.
 
+Each served model has a model identifier (:mod:`semcom.coding.model_id`, derived from its stored
+weights and parameters) that compact payloads (:mod:`semcom.coding.compact`) carry instead of a
+system name and shapes; two served variants with one identifier would make such payloads
+ambiguous, so the second (by variant id) is not served and says why.
+
 Selection (:meth:`ModelCatalog.select`), in the order the server applies it:
 
+0. A compact payload names its model by identifier (:meth:`ModelCatalog.by_model_id`): unknown →
+   404; a ``?model=`` naming another variant → 422.
 1. ``?model=<variant id>`` names the variant: unknown → 404, known but not served → 422.
 2. Otherwise the served variants whose system is the payload's ``system`` are the candidates:
    none → 404; exactly one → it; several → those whose payload check accepts the payload:
@@ -29,7 +36,7 @@ from typing import Any, cast
 
 import torch
 
-from semcom.coding import Payload, PayloadError, PayloadLayout
+from semcom.coding import Payload, PayloadError, PayloadLayout, WireCodec
 from semcom.storage.store import StoredSystem
 from semcom.systems import BackboneSplitSystem, SplitSystem
 from semcom.tasks import unbatch
@@ -49,11 +56,12 @@ class SelectionError(Exception):
 
 @dataclass(frozen=True)
 class PayloadSpec:
-    """The payload a served model accepts (its layout) and the size of what its own device side
-    sends for a blank input."""
+    """The payload a served model accepts (its layout and wire codec: model identifier, form) and
+    the size of what its own device side sends for a blank input."""
 
     layout: PayloadLayout
     example_bytes: int
+    codec: WireCodec | None = None
 
     @property
     def system(self) -> str:
@@ -65,7 +73,11 @@ class PayloadSpec:
         return self.layout.max_elements
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.layout.to_json(), "example_bytes": self.example_bytes}
+        out = {**self.layout.to_json(), "example_bytes": self.example_bytes}
+        if self.codec is not None:
+            out["model_id"] = self.codec.model_id.hex()
+            out["header"] = self.codec.written_form
+        return out
 
     def mismatch(self, payload: Payload) -> str | None:
         """Why ``payload`` does not fit the layout, or ``None``."""
@@ -164,10 +176,10 @@ def probe(model: ServedModel) -> None:
             x = torch.zeros(1, *model.input_shape, device=model.system.model_device)
             with torch.inference_mode():
                 payload = model.system.device_encode(x)[0]
-            wire = payload.to_bytes()
-            parsed = Payload.from_bytes(wire)
-            layout = cast(BackboneSplitSystem, model.system).payload_layout()  # sends payloads
-            model.accepts = PayloadSpec(layout, len(wire))
+            codec = cast(BackboneSplitSystem, model.system).wire_codec()  # sends payloads
+            wire = codec.encode(payload)
+            parsed = codec.decode(wire)
+            model.accepts = PayloadSpec(codec.layout, len(wire), codec)
             model.check(parsed)
             output, _, _ = model.decode(parsed)
             model.answer(output)
@@ -202,6 +214,29 @@ class ModelCatalog:
                 for module in model.system.edge_modules():
                     model._hooks.append(module.register_forward_pre_hook(_edge_pre_hook))
             self.models[variant] = model
+        #: served models by model identifier (compact payloads name their model so).
+        self._by_id: dict[bytes, ServedModel] = {}
+        for m in self.served:
+            ident = m.accepts.codec.model_id if m.accepts and m.accepts.codec else None
+            if ident is None:
+                continue
+            if ident in self._by_id:
+                m.served = False
+                m.reason = (
+                    f"its model id {ident.hex()} is also variant {self._by_id[ident].variant!r}'s "
+                    "(identical stored models, or a 32-bit collision): compact payloads could not "
+                    "tell them apart"
+                )
+                continue
+            self._by_id[ident] = m
+
+    def by_model_id(self, ident: bytes) -> ServedModel | None:
+        """The served model with identifier ``ident`` (``None``: none)."""
+        return self._by_id.get(ident)
+
+    def model_ids(self) -> list[str]:
+        """The served models' identifiers, hex, sorted."""
+        return sorted(i.hex() for i in self._by_id)
 
     @property
     def served(self) -> list[ServedModel]:

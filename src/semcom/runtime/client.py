@@ -23,15 +23,16 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import httpx
 import numpy as np
 import torch
 
-from semcom.coding import Payload
+from semcom.coding import Payload, WireForm
 from semcom.runtime.link_emulator import LinkEmulator, LinkTransfer
 from semcom.storage.store import StoredSystem, load_run
+from semcom.systems import BackboneSplitSystem
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 
@@ -103,20 +104,34 @@ class DeviceSide(Protocol):
         """One payload per sample of ``x`` ``[B, C, H, W]``."""
         ...
 
+    def wire(self, payload: Payload) -> bytes:
+        """``payload`` as sent: the model's compact form where it has one
+        (:mod:`semcom.coding.wire`)."""
+        ...
+
 
 class TorchDevice:
     """The device side of a stored system, run in PyTorch (``device_encode``)."""
 
-    def __init__(self, stored: StoredSystem, device: torch.device | str | None = None) -> None:
+    def __init__(
+        self,
+        stored: StoredSystem,
+        device: torch.device | str | None = None,
+        header: WireForm = "compact",
+    ) -> None:
         self.stored = stored
         self.system = stored.system.eval() if device is None else stored.system.to(device).eval()
         self.variant = stored.variant
         self.system_name = self.system.name
         self.input_shape: tuple[int, ...] = tuple(self.system.ctx.input_shape)
+        self.codec = cast(BackboneSplitSystem, self.system).wire_codec(header)
 
     def encode(self, x: torch.Tensor) -> list[Payload]:
         with torch.inference_mode():
             return self.system.device_encode(x.to(self.system.model_device))
+
+    def wire(self, payload: Payload) -> bytes:
+        return self.codec.encode(payload)
 
 
 def choose_variant(stored: dict[str, StoredSystem], system: str | None) -> StoredSystem:
@@ -408,7 +423,7 @@ def infer_one(
     if x.dim() < 4 or x.shape[0] != 1:
         raise ClientError(f"expected one sample [1, C, H, W] (or a clip), got {tuple(x.shape)}")
     t0 = time.perf_counter()
-    body = device.encode(x)[0].to_bytes()
+    body = device.wire(device.encode(x)[0])
     t1 = time.perf_counter()
     transfer = link.send(body) if link is not None else None
     t2 = time.perf_counter()

@@ -4,7 +4,8 @@ An export folder (one per variant) holds::
 
     device.onnx         the device network: image [B, C, H, W] float32 in [0, 1] → the tensors
                         of SplitSystem.device_tensors (symbols, latent, index ...); B is free
-    device.json         format tag, variant, system, params, build context, input shape,
+    device.json         format tag, variant, system, params, model_id (hex; the compact
+                        payload's model identifier), build context, input shape,
                         input / output names, ONNX opset
     system.safetensors  the stored system (semcom.storage.store format), for the packing step
 
@@ -21,13 +22,13 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
-from semcom.coding import Payload
-from semcom.systems import SplitSystem
+from semcom.coding import Payload, WireCodec
+from semcom.systems import BackboneSplitSystem, SplitSystem
 
 DEVICE_FORMAT = "semcom-onnx-device/1"
 DEVICE_JSON = "device.json"
@@ -95,6 +96,9 @@ class OnnxDevice:
     meta: dict[str, Any]
     session: Any = field(repr=False)
     packer: SplitSystem = field(repr=False)
+    #: the payloads' wire form (the compact form, with ``device.json``'s model id, where the
+    #: layout has one).
+    codec: WireCodec = field(repr=False)
 
     @property
     def output_names(self) -> list[str]:
@@ -123,6 +127,10 @@ class OnnxDevice:
         """Device side on ``x`` ``[B, C, H, W]``: one :class:`Payload` per sample, as
         ``system.device_encode`` makes them (network in onnxruntime, packing in Python)."""
         return self.packer.pack_payloads(self.tensors(x))
+
+    def wire(self, payload: Payload) -> bytes:
+        """``payload`` as sent (:attr:`codec`)."""
+        return self.codec.encode(payload)
 
 
 def load_onnx_device(folder: str | Path, threads: int | None = None) -> OnnxDevice:
@@ -170,6 +178,13 @@ def load_onnx_device(folder: str | Path, threads: int | None = None) -> OnnxDevi
         session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types
         raise OnnxDeviceError(f"{onnx_path}: onnxruntime cannot load it: {exc}") from exc
+    codec = cast(BackboneSplitSystem, stored.system).wire_codec()
+    stated = meta.get("model_id")
+    if stated is not None and stated != codec.model_id.hex():
+        raise OnnxDeviceError(
+            f"{variant_dir}: {meta['system_file']} has model id {codec.model_id.hex()}, "
+            f"{DEVICE_JSON} says {stated!r} (the files come from different models)"
+        )
     output_names = [o.name for o in session.get_outputs()]
     if output_names != list(meta["outputs"]):
         raise OnnxDeviceError(
@@ -183,4 +198,5 @@ def load_onnx_device(folder: str | Path, threads: int | None = None) -> OnnxDevi
         meta=meta,
         session=session,
         packer=stored.system,
+        codec=codec,
     )

@@ -26,6 +26,7 @@ import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
@@ -40,7 +41,7 @@ from semcom.runtime.onnx_device import (
     OnnxDevice,
 )
 from semcom.storage.store import StoredSystem, write_system
-from semcom.systems import DeviceExportError, SplitSystem
+from semcom.systems import BackboneSplitSystem, DeviceExportError, SplitSystem
 
 #: largest accepted ``max |latent_onnx - latent_torch|`` (latents are sigmoid outputs in [0, 1];
 #: measured differences are ~1e-7).
@@ -123,6 +124,7 @@ def export_device(stored: StoredSystem, out_dir: str | Path) -> Path:
         "variant": stored.variant,
         "system": system.name,
         "params": system.params.model_dump(by_alias=True, mode="json"),
+        "model_id": cast(BackboneSplitSystem, system).model_id().hex(),
         "context": asdict(system.ctx),
         "input": INPUT_NAME,
         "input_shape": list(input_shape(system)),

@@ -2,7 +2,9 @@
 
 Endpoints (JSON unless said otherwise):
 
-* ``POST /v1/infer[?model=<variant id>]`` — body: one :class:`~semcom.coding.Payload`
+* ``POST /v1/infer[?model=<variant id>]`` — body: one :class:`~semcom.coding.Payload` in
+  either wire form (:mod:`semcom.coding.wire`): compact (a model identifier of ``/v1/models``;
+  what the project's devices send for fixed-shape models) or self-describing
   (``application/octet-stream``, or no content type). Answer::
 
       {"model": variant, "system": name, "task": kind, <the task's answer>, "payload_bytes": int,
@@ -30,8 +32,9 @@ Endpoints (JSON unless said otherwise):
 Validation, in this order, each failure a 4xx whose JSON ``{"error": kind, "detail": reason}``
 says why: content type (415) → ``Content-Length`` above the body limit, or a body that grows past
 it (413; a malformed length is 400) → body not received within ``read_timeout_s`` (408) →
-``Payload.from_bytes`` with the body limit and the largest served tensor as bounds (400 with the
-parser's message: magic, version, truncation, CRC, ...) → model selection (404 / 422, see
+the strict parse with the body limit and the largest served tensor as bounds (400 with the
+parser's message: magic, version, truncation, CRC, ...; a compact payload whose model identifier
+no served model has is 404) → model selection (404 / 422, see
 :meth:`ModelCatalog.select`) → the model's payload check (422: shapes, parameters, chunks) → too
 many computations pending (503; queued and running requests count) → decode + edge compute in a
 batch on a compute thread, within ``compute_timeout_s`` of this request (504; a request still
@@ -62,6 +65,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from semcom.accel import resolve_device
 from semcom.coding import Payload, PayloadError
+from semcom.coding.compact import compact_model_id, from_compact_bytes, is_compact
 from semcom.runtime.batching import BatchScheduler, JobResult
 from semcom.runtime.catalog import ModelCatalog, SelectionError, ServedModel
 from semcom.runtime.server_metrics import ServerMetrics
@@ -204,17 +208,44 @@ class EdgeService:
             ) from None
         return b"".join(parts)
 
-    def parse(self, body: bytes) -> Payload:
-        """Strict parse with the body limit and the largest served tensor as bounds (400)."""
+    def parse(self, body: bytes) -> tuple[Payload, ServedModel | None]:
+        """Strict parse with the body limit and the largest served tensor as bounds (400); a
+        compact payload also gives the model its identifier names (404 if none has it)."""
         try:
-            return Payload.from_bytes(
-                body, max_bytes=self.config.max_body_bytes, max_elements=self.max_elements
-            )
+            if not is_compact(body):
+                payload = Payload.from_bytes(
+                    body, max_bytes=self.config.max_body_bytes, max_elements=self.max_elements
+                )
+                return payload, None
+            named = self.catalog.by_model_id(compact_model_id(body))
+            if named is None or named.accepts is None or named.accepts.codec is None:
+                ident = compact_model_id(body).hex()
+                raise _Reject(
+                    404,
+                    "unknown_model",
+                    f"compact payload for model id {ident}; served model ids: "
+                    + (", ".join(self.catalog.model_ids()) or "none"),
+                )
+            codec = named.accepts.codec
+            layouts = {codec.model_id: codec.layout}
+            return from_compact_bytes(body, layouts, max_bytes=self.config.max_body_bytes), named
         except PayloadError as exc:
             raise _Reject(400, "bad_payload", f"malformed payload: {exc}") from None
 
-    def select(self, payload: Payload, model: str | None) -> ServedModel:
-        """The model for ``payload`` (404 / 422, :meth:`ModelCatalog.select`)."""
+    def select(
+        self, payload: Payload, model: str | None, named: ServedModel | None = None
+    ) -> ServedModel:
+        """The model for ``payload`` (404 / 422, :meth:`ModelCatalog.select`); ``named``: the
+        model a compact payload's identifier names."""
+        if named is not None:
+            if model is not None and model != named.variant:
+                raise _Reject(
+                    422,
+                    "rejected_payload",
+                    f"the payload's model id names variant {named.variant!r}, ?model= names "
+                    f"{model[:80]!r}",
+                )
+            return named
         try:
             return self.catalog.select(payload, model)
         except SelectionError as exc:
@@ -270,8 +301,8 @@ class EdgeService:
             model = models[0] if models else None
             body = await self.read_body(request)
             t_read = time.perf_counter()
-            payload = self.parse(body)
-            chosen = self.select(payload, model)
+            payload, named = self.parse(body)
+            chosen = self.select(payload, model, named)
             self.check(chosen, payload)
             t_parse = time.perf_counter()
             result = await self.compute(chosen, payload)
@@ -325,7 +356,8 @@ ERRORS: dict[int, tuple[tuple[str, ...], str]] = {
     ),
     404: (
         ("unknown_model", "unknown_system"),
-        "no such variant, or no served variant of the system",
+        "no such variant, no served variant of the system, or no served model with the compact "
+        "payload's model id",
     ),
     408: (("read_timeout",), "the body (or the headers) did not arrive in time"),
     413: (("body_too_large",), "Content-Length or the streamed body over the body limit"),

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from semcom.backbones import build_backbone
-from semcom.coding import Payload, PayloadLayout
+from semcom.coding import Payload, PayloadLayout, WireCodec, WireForm, model_id
 from semcom.systems.base import (
     BuildContext,
     LinkKindError,
@@ -91,6 +91,17 @@ class BackboneSplitSystem(SplitSystem):
 
     def check_payload_body(self, payload: Payload) -> None:
         """Checks beyond the layout (chunk sizes); raise :class:`PayloadError`."""
+
+    def model_id(self) -> bytes:
+        """This model's 4-byte identifier (:mod:`semcom.coding.model_id`): from its name,
+        parameters and state dict as they are now (a stored and reloaded copy has the same)."""
+        params = self.params.model_dump(by_alias=True, mode="json")
+        return model_id(self.name, params, self.state_dict())
+
+    def wire_codec(self, form: WireForm = "compact") -> WireCodec:
+        """This model's payloads as bytes (:class:`~semcom.coding.WireCodec`): the compact form
+        where its layout has one (``form="compact"``), else the self-describing form."""
+        return WireCodec(self.payload_layout(), self.model_id(), form)
 
     def check_payload(self, payload: Payload) -> None:
         """Raise :class:`~semcom.coding.PayloadError` unless ``payload`` is one this model can

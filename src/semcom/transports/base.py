@@ -43,7 +43,8 @@ from semcom.tasks import Evaluator
 class MeasurePlan:
     """How to measure: the evaluation channel (``{"name": ..., **params}``), the SNRs (dB),
     the seed of the per-SNR noise, the batch size, how many samples to time one by one, and the
-    torch device the networks run on (payload coding stays on the CPU)."""
+    torch device the networks run on (payload coding stays on the CPU), and the payloads' wire
+    form (:mod:`semcom.coding.wire`)."""
 
     channel: dict[str, Any] | None = None
     snr_db: tuple[float, ...] = ()
@@ -51,6 +52,8 @@ class MeasurePlan:
     batch_size: int = 256
     timing_samples: int = 32
     device: torch.device | str | None = None
+    #: payload wire form where the system's layout allows it (config ``eval.header``).
+    header: str = "compact"
 
 
 @dataclass
@@ -65,6 +68,7 @@ class Measurement:
             sent as bytes).
         estimated_bits: float64 ``[N]``, the entropy model's estimate of the body, or ``None``.
         header_bits: bits of the payload header (``None`` when nothing is sent as bytes).
+        header_form: which wire form the payload bytes took (:mod:`semcom.coding.wire`).
         channel_uses: complex channel symbols per sample (symbol transports), else ``None``.
         link_stats_by_snr: what a simulated link did, per SNR (``None`` for other transports).
         measured_s: median wall time per sample of the device and edge paths here, seconds.
@@ -82,6 +86,8 @@ class Measurement:
     channel_uses: int | None = None
     link_stats_by_snr: dict[float, dict[str, Any]] | None = None
     measured_s: dict[str, float] = field(default_factory=dict)
+    #: the payload form that crossed (``compact`` / ``self-describing``; ``None``: no bytes).
+    header_form: str | None = None
 
     @property
     def samples(self) -> int:

@@ -1,11 +1,13 @@
 """Payload bytes: the device sends one :class:`~semcom.coding.Payload` per sample.
 
-The real path runs once per variant: ``device_encode`` → ``to_bytes`` → ``Payload.from_bytes``
-(strict parse) → ``edge_decode``, and the task's evaluator scores what the edge decoded. The
-decoded output does not depend on the SNR (the link delivers the bytes, late or on time), so the
-SNR sweep only redraws per-sample fading gains for the rate ``B log2(1 + SNR |h|^2)``. Records
-carry the real payload bits (header included), the entropy model's estimate of the body and the
-compression ratio ``32 · split elements / payload bits``.
+The real path runs once per variant: ``device_encode`` → the model's wire form (the compact form
+with a 4-byte model identifier where the payload layout is fixed, else the self-describing form;
+``eval.header``, :mod:`semcom.coding.wire`) → strict parse → ``edge_decode``, and the task's
+evaluator scores what the edge decoded. The decoded output does not depend on the SNR (the link
+delivers the bytes, late or on time), so the SNR sweep only redraws per-sample fading gains for
+the rate ``B log2(1 + SNR |h|^2)``. Records carry the real payload bits (header included), the
+entropy model's estimate of the body and the compression ratio ``32 · split elements / payload
+bits``.
 
 Protocol: ``device_encode(x) -> list[Payload]``, ``edge_decode(list[Payload]) -> output``,
 ``estimate_payload_bits(x) -> [B] | None``, ``split_elements()``.
@@ -18,7 +20,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from semcom.coding import Payload
+from semcom.coding import WireCodec
 from semcom.latency import shannon_rate_bps
 from semcom.transports.base import (
     Measurement,
@@ -33,11 +35,15 @@ from semcom.transports.base import (
 from semcom.transports.ratios import compression_ratio
 
 
-def round_trip(system: Any, x: torch.Tensor) -> tuple[Any, list[bytes]]:
-    """Encode ``x`` on the device, serialise, parse strictly and decode at the edge: the edge's
-    output and the bytes that crossed."""
-    wire = [p.to_bytes() for p in system.device_encode(x)]
-    return system.edge_decode([Payload.from_bytes(b) for b in wire]), wire
+def round_trip(
+    system: Any, x: torch.Tensor, codec: WireCodec | None = None
+) -> tuple[Any, list[bytes]]:
+    """Encode ``x`` on the device, serialise (``codec``, default the system's compact form where
+    it has one), parse strictly and decode at the edge: the edge's output and the bytes that
+    crossed."""
+    codec = codec or system.wire_codec()
+    wire = [codec.encode(p) for p in system.device_encode(x)]
+    return system.edge_decode([codec.decode(b) for b in wire]), wire
 
 
 class PayloadTransport(Transport):
@@ -52,11 +58,12 @@ class PayloadTransport(Transport):
         x1 = first_input(test_set, plan.device)
         device_flops, payloads1 = flops_of(system.device_encode, x1)
         edge_flops, _ = flops_of(system.edge_decode, payloads1)
+        codec = system.wire_codec(plan.header)
         evaluator = system.task.evaluator()
         bits: list[torch.Tensor] = []
         estimates: list[torch.Tensor] = []
         for x, y in batches(test_set, plan.batch_size, plan.device):
-            output, wire = round_trip(system, x)
+            output, wire = round_trip(system, x, codec)
             bits.append(torch.tensor([8.0 * len(b) for b in wire]))
             est = system.estimate_payload_bits(x)
             if est is not None:
@@ -69,7 +76,8 @@ class PayloadTransport(Transport):
             evaluators={None: evaluator},
             payload_bits=torch.cat(bits).double(),
             estimated_bits=torch.cat(estimates) if estimates else None,
-            header_bits=float(payloads1[0].header_bytes * 8),
+            header_bits=float(codec.header_bytes(payloads1[0]) * 8),
+            header_form=codec.written_form,
             device_flops=device_flops,
             edge_flops=edge_flops,
         )
@@ -78,12 +86,13 @@ class PayloadTransport(Transport):
     def time(
         self, system: Any, test_set: Dataset, samples: int, device: Any = None
     ) -> dict[str, float]:
+        codec = system.wire_codec()
         return time_halves(
             test_set,
             samples,
             device,
-            lambda x: system.device_encode(x)[0].to_bytes(),
-            lambda wire: system.edge_decode([Payload.from_bytes(wire)]),
+            lambda x: codec.encode(system.device_encode(x)[0]),
+            lambda wire: system.edge_decode([codec.decode(wire)]),
         )
 
     def ratio_fields(self, system: Any, m: Measurement) -> dict[str, Any]:
@@ -91,6 +100,7 @@ class PayloadTransport(Transport):
         return {
             "payload_bits": mean_bits,
             "header_bits": m.header_bits,
+            "header_form": m.header_form,
             "estimated_bits": (
                 float(m.estimated_bits.mean()) if m.estimated_bits is not None else None
             ),
