@@ -3,7 +3,9 @@
 After "Attention-based Feature Compression for CNN Inference Offloading in Edge Computing"
 (arXiv 2211.13745). Device: backbone head → squeeze-and-excitation channel attention → keep the
 ``k`` most important channels → optional 1×1 mixing (``mix`` output planes) and strided
-downsampling → BN + sigmoid → uniform quantiser (``bits``) → factorised entropy model → ANS bytes.
+downsampling → BN + sigmoid → uniform quantiser (``bits``) → factorised entropy model → ANS bytes
+(``entropy_model: channel-context``: each symbol's table is chosen by the symbols at its position
+in the ``context_channels`` preceding planes, :mod:`semcom.coding.context_model`).
 ``encoder_blocks`` residual blocks (default 0) may run on the kept channels before the mixing.
 Edge: decode → undo the downsampling and mixing → put the ``k`` channels back at their positions
 (zeros elsewhere) → light decoder (3×3 conv + BN + ReLU, then ``decoder_blocks`` residual blocks,
@@ -49,6 +51,7 @@ from semcom.coding import (
     PayloadLayout,
     UniformQuantizer,
 )
+from semcom.coding.context_model import ChannelContextEntropyModel
 from semcom.nn.channel_attention import ChannelAttention
 from semcom.nn.inverse_decoder import Unsquash, ZeroInitResidualConv
 from semcom.systems.backbone_split import BackboneSplitSystem
@@ -78,6 +81,15 @@ class AECNNParams(SystemParams):
         "residual branch, so training starts from an identity-like decoder",
     )
     momentum: float = Field(0.01, gt=0, le=1, description="EMA momentum of the global ranking")
+    entropy_model: Literal["factorized", "channel-context"] = Field(
+        "factorized",
+        description="factorized: one learned density per plane; channel-context: each symbol's "
+        "table chosen by the symbols at its position in the preceding planes "
+        "(semcom.coding.context_model; integer contexts, bit-exact)",
+    )
+    context_channels: int = Field(
+        1, ge=1, le=3, description="channel-context: how many preceding planes choose the table"
+    )
     rate_weight: float | None = Field(
         None, ge=0, alias="lambda", description="overrides the stages' rate-loss weight"
     )
@@ -103,6 +115,7 @@ class AECNN(BackboneSplitSystem):
         {"k": 4, "bits": 4},
         {"k": 4, "bits": 2, "selection": "per-sample"},
         {"k": 8, "mix": 3, "downsample": 2, "decoder": "inverse", "decoder_blocks": 1},
+        {"k": 4, "mix": 3, "bits": 2, "entropy_model": "channel-context", "context_channels": 2},
     )
     importance: torch.Tensor  # buffers (registered in __init__)
     global_index: torch.Tensor
@@ -140,7 +153,15 @@ class AECNN(BackboneSplitSystem):
         enc += [nn.BatchNorm2d(m), nn.Sigmoid()]
         self.encoder = nn.Sequential(*enc)
         self.quantizer = UniformQuantizer(params.bits, 0.0, 1.0)
-        self.entropy = FactorizedEntropyModel(m, 2**params.bits)
+        self.entropy: FactorizedEntropyModel | ChannelContextEntropyModel
+        if params.entropy_model == "channel-context":
+            if 2**params.bits > 16:
+                raise SystemConfigError(
+                    f"aecnn.entropy_model: channel-context takes bits 1..4, got {params.bits}"
+                )
+            self.entropy = ChannelContextEntropyModel(m, 2**params.bits, params.context_channels)
+        else:
+            self.entropy = FactorizedEntropyModel(m, 2**params.bits)
 
         unmix: list[nn.Module] = []
         if params.decoder == "inverse":
