@@ -190,7 +190,8 @@ def train_phase(
         sync_batchnorm: under DDP, batch norm over the global batch
             (:mod:`semcom.train.global_batchnorm`); ignored in one process.
         augment: per-sample augmentation of the training inputs (:mod:`semcom.data.augment`);
-            the batch-norm re-estimation after the phase sees the plain images.
+            the batch-norm re-estimation after the phase sees augmented batches too (the
+            statistics the network was trained with).
     """
     ckpt_dir = Path(ckpt_dir)
     final, progress_path = checkpoint_paths(ckpt_dir, phase.name, ckpt_key)
@@ -366,6 +367,7 @@ def train_phase(
             batches=phase.bn_batches,
             seed=seed,
             device=device,
+            augment=augment,
         )
     if distributed.is_main():
         save_weights(system, final)
