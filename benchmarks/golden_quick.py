@@ -100,7 +100,7 @@ def platform_key() -> dict[str, str]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    except OSError:
+    except OSError:  # no /proc (not Linux): platform.processor() above stands
         pass
     return {
         "cpu": cpu,

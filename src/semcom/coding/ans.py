@@ -176,6 +176,13 @@ def ideal_bits(pmf: np.ndarray, precision: int, symbols: np.ndarray) -> np.ndarr
     return -(log_p[groups, sym]).sum(axis=(-2, -1))
 
 
+def categorical_models(pmf: np.ndarray, precision: int) -> list[Any]:
+    """One constriction categorical model per row of a validated table ``pmf[G, L]``, each
+    reproducing its row exactly (:func:`backend_probabilities`); checks the backend first."""
+    verify_backend()
+    return [_model.Categorical(backend_probabilities(row, precision), perfect=False) for row in pmf]
+
+
 class CategoricalCoder:
     """ANS coder for ``G`` groups of symbols, each group with its own integer table.
 
@@ -193,11 +200,7 @@ class CategoricalCoder:
         self.num_groups, self.num_symbols = self.pmf.shape
         if self.num_symbols >= 2**BACKEND_PRECISION - 1:
             raise ValueError(f"alphabet of {self.num_symbols} symbols is too large for the coder")
-        verify_backend()
-        self._models = [
-            _model.Categorical(backend_probabilities(row, precision), perfect=False)
-            for row in self.pmf
-        ]
+        self._models = categorical_models(self.pmf, precision)
 
     def _check_symbols(self, symbols: np.ndarray) -> np.ndarray:
         sym = np.asarray(symbols)

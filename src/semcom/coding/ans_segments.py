@@ -25,16 +25,14 @@ from semcom.coding.ans import (
     _NO_WORDS,
     BACKEND_PRECISION,
     CodingError,
-    _model,
     _stack,
     _words_to_int,
-    backend_probabilities,
     bytes_to_words,
+    categorical_models,
     max_overhead_bits,
     raw_tail_length,
     raw_tail_start,
     validate_pmf_table,
-    verify_backend,
     words_to_bytes,
 )
 
@@ -53,11 +51,7 @@ class SegmentCoder:
         self.num_rows, self.num_symbols = self.pmf.shape
         if self.num_symbols >= 2**BACKEND_PRECISION - 1:
             raise ValueError(f"alphabet of {self.num_symbols} symbols is too large for the coder")
-        verify_backend()
-        self._models = [
-            _model.Categorical(backend_probabilities(row, precision), perfect=False)
-            for row in self.pmf
-        ]
+        self._models = categorical_models(self.pmf, precision)
         #: per row, the cost of its least likely symbol, bits (the stream-length bound).
         self.worst_bits = precision - np.log2(self.pmf.min(axis=1).astype(np.float64))
 
