@@ -88,6 +88,20 @@ class BackboneConfig(_Section):
         description="the registered system whose unsplit network train.backbone trains and "
         "whose head/tail every variant starts from (its task must fit the data)",
     )
+    init: str | None = Field(
+        None,
+        description="weights (a file or semcom:NAME) that train.backbone starts from and trains "
+        "further, e.g. a second cosine cycle or fine-tuning on new data; weights: used as they are",
+    )
+
+    @model_validator(mode="after")
+    def _weights_or_init(self) -> BackboneConfig:
+        if self.weights and self.init:
+            raise ValueError(
+                "backbone.weights and backbone.init exclude each other: weights are used as they "
+                "are, init is trained further by train.backbone"
+            )
+        return self
 
 
 class OptimConfig(_Section):

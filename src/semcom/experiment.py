@@ -27,6 +27,7 @@ from semcom.config import ConfigError, ExperimentConfig, dump_yaml, expand_syste
 from semcom.data import DataUnavailableError, build_dataset, take_first
 from semcom.data.augment import Augment, check_augment
 from semcom.eval.evaluate import evaluate_variant, measure_system
+from semcom.pretrained import sha256_file
 from semcom.report import all_plots, write_metrics, write_report
 from semcom.storage.checkpoint import save_weights
 from semcom.storage.lock import run_lock
@@ -367,10 +368,18 @@ def _shared_backbone(
                 f"and {exc}; name a reference system of this task, set train.backbone.epochs: 0 "
                 "or give backbone.weights"
             ) from None
+    backbone_key = cfg.backbone.model_dump(exclude={"init"})
+    if cfg.backbone.init:
+        try:
+            init_file = load_backbone_weights(reference, cfg.backbone.init, "backbone.init")
+        except BackboneWeightsError as exc:
+            raise ConfigError(str(exc)) from exc
+        log(f"backbone: training starts from {cfg.backbone.init}")
+        backbone_key["init"] = sha256_file(init_file)  # the bytes, not the name
     key = _digest(
         {
             "data": _data_key(cfg, {"name", "train_subset"}),
-            "backbone": cfg.backbone.model_dump(),
+            "backbone": backbone_key,
             "train": cfg.train.backbone.model_dump(),
             "seed": cfg.seed,
         }

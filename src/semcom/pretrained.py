@@ -45,27 +45,28 @@ def shipped_checksums() -> dict[str, str]:
     return out
 
 
-def resolve_weights(spec: str) -> Path:
-    """The file for ``spec`` (a path or ``semcom:NAME``); shipped files are checksum-verified."""
+def resolve_weights(spec: str, field: str = "backbone.weights") -> Path:
+    """The file for ``spec`` (a path or ``semcom:NAME``); shipped files are checksum-verified.
+    ``field`` is the config field named in the errors."""
     if not spec.startswith(PACKAGE_PREFIX):
         path = Path(spec).expanduser()
         if not path.is_file():
-            raise WeightsError(f"backbone.weights: file {path} does not exist")
+            raise WeightsError(f"{field}: file {path} does not exist")
         return path
     name = spec[len(PACKAGE_PREFIX) :] + ".safetensors"
     path = shipped_dir() / name
     available = sorted(p.stem for p in shipped_dir().glob("*.safetensors"))
     if not path.is_file():
         raise WeightsError(
-            f"backbone.weights: no shipped weights {spec!r}; available: "
+            f"{field}: no shipped weights {spec!r}; available: "
             + (", ".join(PACKAGE_PREFIX + a for a in available) or "none")
         )
     expected = shipped_checksums().get(name)
     if expected is None:
-        raise WeightsError(f"backbone.weights: {name} has no entry in SHA256SUMS")
+        raise WeightsError(f"{field}: {name} has no entry in SHA256SUMS")
     actual = sha256_file(path)
     if actual != expected:
         raise WeightsError(
-            f"backbone.weights: {name} fails its checksum (SHA-256 {actual}, expected {expected})"
+            f"{field}: {name} fails its checksum (SHA-256 {actual}, expected {expected})"
         )
     return path

@@ -72,11 +72,12 @@ def _role_key(roles: Mapping[str, nn.Module], key: str) -> tuple[str, str] | Non
     return None
 
 
-def load_backbone_weights(system: Any, spec: str) -> Path:
+def load_backbone_weights(system: Any, spec: str, field: str = "backbone.weights") -> Path:
     """Load the weights ``spec`` names into ``system``'s ``head`` and ``tail`` (module
-    docstring); returns the file. Raises :class:`BackboneWeightsError` saying what is wrong."""
+    docstring); returns the file. Raises :class:`BackboneWeightsError` saying what is wrong
+    (``field``: the config field its message names)."""
     try:
-        path = resolve_weights(spec)
+        path = resolve_weights(spec, field)
     except WeightsError as exc:
         raise BackboneWeightsError(f"{exc}. {weights_help(system.ctx.backbone)}") from None
     state = read_state(path)
