@@ -338,6 +338,15 @@ def train_backbone(
     return out, cast(float, m.accuracy)  # a classifier: per-sample scores, a float
 
 
+def _load_backbone(reference: SplitSystem, spec: str, field: str) -> Path:
+    """Load ``spec`` into ``reference``'s head and tail; a :class:`ConfigError` naming ``field``
+    (``backbone.weights`` or ``backbone.init``) when it cannot be."""
+    try:
+        return load_backbone_weights(reference, spec, field)
+    except BackboneWeightsError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
 def _shared_backbone(
     cfg: ExperimentConfig,
     ctx: BuildContext,
@@ -353,10 +362,7 @@ def _shared_backbone(
     torch.manual_seed(cfg.seed)
     reference = build_system(cfg.backbone.reference, {}, ctx)
     if cfg.backbone.weights:
-        try:
-            load_backbone_weights(reference, cfg.backbone.weights)
-        except BackboneWeightsError as exc:
-            raise ConfigError(f"backbone.weights: {exc}") from exc
+        _load_backbone(reference, cfg.backbone.weights, "backbone.weights")
         log(f"backbone: loaded {cfg.backbone.weights}")
         return reference.backbone_state()
     if cfg.train.backbone.epochs > 0:
@@ -370,10 +376,7 @@ def _shared_backbone(
             ) from None
     backbone_key = cfg.backbone.model_dump(exclude={"init"})
     if cfg.backbone.init:
-        try:
-            init_file = load_backbone_weights(reference, cfg.backbone.init, "backbone.init")
-        except BackboneWeightsError as exc:
-            raise ConfigError(str(exc)) from exc
+        init_file = _load_backbone(reference, cfg.backbone.init, "backbone.init")
         log(f"backbone: training starts from {cfg.backbone.init}")
         backbone_key["init"] = sha256_file(init_file)  # the bytes, not the name
     key = _digest(

@@ -94,7 +94,7 @@ def load_backbone_weights(system: Any, spec: str, field: str = "backbone.weights
         _load_network_state(roles, state, name)
     except RuntimeError as exc:
         raise BackboneWeightsError(
-            f"{spec} does not fit {name}: {str(exc).splitlines()[0]}"
+            f"{field}: {spec} does not fit {name}: {str(exc).splitlines()[0]}"
         ) from None
     return path
 

@@ -130,6 +130,19 @@ class ChannelContextEntropyModel(nn.Module):
 
     # ------------------------------------------------------------------ tables
     @torch.no_grad()
+    def fit_tables(self, symbols: torch.Tensor, prior_count: float = 0.5) -> None:
+        """Set the tables to the conditional frequencies of integer ``symbols`` ``[B, C, *spatial]``
+        (the maximum-likelihood tables, ``prior_count`` added to every cell) and freeze them
+        (:meth:`update`). Fitting after training changes the bits only, never the symbols."""
+        self._check_input(symbols)
+        c, k, n = self.channels, self.logits.shape[1], self.num_symbols
+        flat = symbols.reshape(symbols.shape[0], c, -1).to(torch.int64)
+        cell = (torch.arange(c)[None, :, None] * k + self.context_index(flat)) * n + flat
+        counts = torch.bincount(cell.reshape(-1), minlength=c * k * n).to(torch.float64)
+        self.logits.copy_((counts.reshape(c, k, n) + prior_count).log().to(self.logits.dtype))
+        self.update()
+
+    @torch.no_grad()
     def pmf(self) -> torch.Tensor:
         """The pmf ``[C, L**d, L]`` (float64, CPU) of the current logits."""
         return F.softmax(self.logits.detach().to("cpu", torch.float64), dim=-1)

@@ -201,7 +201,7 @@ def _backbone_teacher(config: Any, system: SplitSystem) -> SplitSystem:
     )
     try:
         teacher = build_system("local", {}, ctx)
-        load_backbone_weights(teacher, config.weights)
+        load_backbone_weights(teacher, config.weights, "train.teacher.weights")
     except (BackboneWeightsError, ValueError) as exc:
         raise TeacherError(f"train.teacher (source: backbone): {exc}") from None
     return teacher
