@@ -14,7 +14,8 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -26,12 +27,13 @@ from semcom.backbones import BackboneWeightsError, load_backbone_weights
 from semcom.config import ConfigError, ExperimentConfig, dump_yaml, expand_system, variant_id
 from semcom.data import DataUnavailableError, build_dataset, take_first
 from semcom.data.augment import Augment, check_augment
+from semcom.data.batch import fetch_batch
 from semcom.eval.evaluate import evaluate_variant, measure_system
-from semcom.pretrained import sha256_file
+from semcom.pretrained import WeightsError, resolve_variant_weights, sha256_file
 from semcom.report import all_plots, write_metrics, write_report
 from semcom.storage.checkpoint import save_weights
 from semcom.storage.lock import run_lock
-from semcom.storage.store import save_system
+from semcom.storage.store import StoreError, load_system, save_system
 from semcom.systems import BuildContext, SplitSystem, build_system
 from semcom.tasks import TaskError, check_fits
 from semcom.train import (
@@ -167,10 +169,7 @@ def _run_experiment(
     device = device_of(cfg)
     train_set, test_set, ctx = _load_data(cfg, log)
     variants = [v for entry in cfg.systems for v in expand_system(entry)]
-    torch.manual_seed(cfg.seed)
-    systems = [
-        build_system(v["name"], {k: x for k, x in v.items() if k != "name"}, ctx) for v in variants
-    ]
+    systems = [_build_variant(v, ctx, cfg.seed) for v in variants]
     _checks(cfg, systems, ctx)
 
     phases: list[dict[str, Any]] = []
@@ -200,6 +199,7 @@ def _run_experiment(
                 teacher = build_teacher(cfg.train.teacher, system).to(device)
             except (TeacherError, ValueError) as exc:
                 raise ConfigError(f"train.teacher: {exc}") from None
+        started_from = _start_from(cfg, system, vid, log)
         key = _digest(
             {
                 "variant": variant,
@@ -208,6 +208,8 @@ def _run_experiment(
                 "backbone_training": cfg.train.backbone.model_dump(),
                 "teacher": cfg.train.teacher.model_dump(),
                 "seed": cfg.seed,
+                "init": "variant-seeded",  # initial weights from variant_seed (not the build order)
+                "start_from": started_from,
             }
         )
         rate_weight: float | None = None
@@ -235,6 +237,10 @@ def _run_experiment(
                 on_step=_labelled(on_step, f"{vid}:{phase.name}") if on_step else None,
             )
             report_phase(f"{vid}:{phase.name}", result)
+        fitted = system.fit_coding(_training_inputs(train_set, cfg.data.batch_size, device))
+        if fitted is not None:
+            phases.append({"phase": f"{vid}:fit-coding", **fitted})
+            log(f"{vid}: coder tables fitted to {int(fitted['fitted_images'])} training codes")
         system.prepare_for_coding()
         if distributed.is_main():
             save_system(system, out, vid)  # what `semcom serve` / `semcom export` load
@@ -269,6 +275,71 @@ def _run_experiment(
             plots=plots,
         )
     return RunResult(out, records, phases, seconds)
+
+
+def _training_inputs(
+    train_set: Any, batch_size: int, device: torch.device | None
+) -> Iterator[torch.Tensor]:
+    """The training images in order, ``[B, ...]`` batches (no augmentation): what the
+    post-training coding fit (:meth:`SplitSystem.fit_coding`) sees."""
+    n = len(train_set)
+    for start in range(0, n, batch_size):
+        x = fetch_batch(train_set, torch.arange(start, min(start + batch_size, n))).inputs
+        yield x if device is None else x.to(device)
+
+
+def _has_own_parameters(system: SplitSystem) -> bool:
+    """Whether ``system`` has trainable parts besides the shared backbone (what a stored variant
+    holds and a fresh build lacks)."""
+    shared = ("head", "tail") if system.shares_backbone else ()
+    own = [m for role, m in system.roles().items() if role not in shared]
+    return any(p.numel() for m in own for p in m.parameters())
+
+
+def _start_from(
+    cfg: ExperimentConfig, system: SplitSystem, vid: str, log: Callable[[str], None]
+) -> str | None:
+    """Load ``vid``'s stored weights from ``train.start_from`` into ``system``; returns the file's
+    SHA-256 (part of the checkpoint key) or ``None`` when nothing is loaded."""
+    spec = cfg.train.start_from
+    if spec is None:
+        return None
+    field = "train.start_from"
+    try:
+        path = resolve_variant_weights(spec, vid, field)
+    except WeightsError as exc:
+        raise ConfigError(str(exc)) from None
+    if path is None:
+        if _has_own_parameters(system):
+            raise ConfigError(
+                f"{field}: {spec} has no stored variant {vid!r} (it holds the variants of the "
+                "config it was trained with; set train.start_from: null to train this one)"
+            )
+        return None
+    try:
+        stored = load_system(path)
+    except StoreError as exc:
+        raise ConfigError(f"{field}: {exc}") from None
+    mine = system.params.model_dump(by_alias=True, mode="json")
+    if stored.system.name != system.name or stored.params != mine:
+        raise ConfigError(
+            f"{field}: {path.name} holds {stored.system.name} with {stored.params}, not "
+            f"{system.name} with {mine}"
+        )
+    system.load_state_dict(stored.system.state_dict())
+    log(f"{vid}: starts from {path}")
+    return sha256_file(path)
+
+
+def variant_seed(seed: int, vid: str) -> int:
+    """The seed of one variant's initial weights: ``(run seed, variant id)``, so a variant starts
+    from the same weights whichever variants come before it in the config."""
+    return (seed * 1_000_003 + zlib.crc32(vid.encode())) % 2**63
+
+
+def _build_variant(variant: dict[str, Any], ctx: BuildContext, seed: int) -> SplitSystem:
+    torch.manual_seed(variant_seed(seed, variant_id(variant)))
+    return build_system(variant["name"], {k: x for k, x in variant.items() if k != "name"}, ctx)
 
 
 def check_tasks(systems: list[SplitSystem], ctx: BuildContext) -> None:

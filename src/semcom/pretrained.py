@@ -70,3 +70,40 @@ def resolve_weights(spec: str, field: str = "backbone.weights") -> Path:
             f"{field}: {name} fails its checksum (SHA-256 {actual}, expected {expected})"
         )
     return path
+
+
+def resolve_variant_weights(
+    spec: str, variant: str, field: str = "train.start_from"
+) -> Path | None:
+    """The stored system of ``variant`` in ``spec``: a run directory
+    (``models/<variant>.safetensors``) or ``semcom:NAME``, a shipped set
+    (``weights/NAME/<variant>.safetensors``, checksum-verified against ``SHA256SUMS``). ``None``
+    if the set has no file for ``variant``; a missing set or a failed checksum raises
+    :class:`WeightsError` naming ``field``."""
+    if spec.startswith(PACKAGE_PREFIX):
+        name = spec[len(PACKAGE_PREFIX) :]
+        folder = shipped_dir() / name
+        if not folder.is_dir():
+            available = sorted(p.name for p in shipped_dir().iterdir() if p.is_dir())
+            raise WeightsError(
+                f"{field}: no shipped set of variants {spec!r}; available: "
+                + (", ".join(PACKAGE_PREFIX + a for a in available) or "none")
+            )
+        path = folder / f"{variant}.safetensors"
+        if not path.is_file():
+            return None
+        entry = f"{name}/{path.name}"
+        expected = shipped_checksums().get(entry)
+        if expected is None:
+            raise WeightsError(f"{field}: {entry} has no entry in SHA256SUMS")
+        actual = sha256_file(path)
+        if actual != expected:
+            raise WeightsError(
+                f"{field}: {entry} fails its checksum (SHA-256 {actual}, expected {expected})"
+            )
+        return path
+    folder = Path(spec).expanduser() / "models"
+    if not folder.is_dir():
+        raise WeightsError(f"{field}: {folder} does not exist (expected a `semcom run` directory)")
+    path = folder / f"{variant}.safetensors"
+    return path if path.is_file() else None

@@ -146,3 +146,41 @@ def test_inverse_decoder_starts_as_the_identity(tiny_ctx, tiny_data) -> None:
     assert gap("plain") > 0.1
     with pytest.raises(SystemConfigError, match="decoder"):
         build_system("aecnn", {"decoder": "identity"}, tiny_ctx)
+
+
+def _body_bits(system, x) -> int:
+    return sum(8 * (len(p.to_bytes()) - p.header_bytes) for p in system.device_encode(x))
+
+
+def test_fitted_coder_changes_bits_not_what_the_edge_decodes(trained, tiny_ctx, tiny_data) -> None:
+    system, test, _ = trained
+    if system.params.selection != "global":
+        pytest.skip("one selection mode is enough for the coder")
+    train, _ = tiny_data
+    params = {**system.params.model_dump(by_alias=True), "fit_context": 1}
+    fitted = build_system("aecnn", params, tiny_ctx)
+    missing, unexpected = fitted.load_state_dict(system.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("coder.") for k in missing), missing
+    fitted.eval()
+    fitted.prepare_for_coding()
+    x_test, _ = fetch_batch(test, torch.arange(len(test)))
+    x_train, _ = fetch_batch(train, torch.arange(len(train)))
+    # before the fit the coder codes with the trained density in every context
+    assert abs(_body_bits(fitted, x_test) - _body_bits(system, x_test)) <= 0.02 * _body_bits(
+        system, x_test
+    )
+    summary = fitted.fit_coding(x_train[i : i + 50] for i in range(0, len(x_train), 50))
+    assert summary is not None and summary["fitted_images"] == len(train)
+    assert summary["fitted_table_bits"] < summary["trained_table_bits"]
+    assert _body_bits(fitted, x_train) < _body_bits(system, x_train)
+    wire = [p.to_bytes() for p in fitted.device_encode(x_test[:32])]
+    decoded = fitted.edge_decode([Payload.from_bytes(b) for b in wire])
+    reference = system.edge_decode(system.device_encode(x_test[:32]))
+    torch.testing.assert_close(decoded, reference)
+    # the fitted tables travel in the state dict: a reloaded model writes the same bytes
+    clone = build_system("aecnn", params, tiny_ctx)
+    clone.load_state_dict(fitted.state_dict())
+    clone.eval()
+    clone.prepare_for_coding()
+    assert [p.to_bytes() for p in clone.device_encode(x_test[:32])] == wire
+    assert system.fit_coding([x_train]) is None  # no fit_context: nothing to fit

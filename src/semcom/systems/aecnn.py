@@ -6,6 +6,9 @@ After "Attention-based Feature Compression for CNN Inference Offloading in Edge 
 downsampling → BN + sigmoid → uniform quantiser (``bits``) → factorised entropy model → ANS bytes
 (``entropy_model: channel-context``: each symbol's table is chosen by the symbols at its position
 in the ``context_channels`` preceding planes, :mod:`semcom.coding.context_model`).
+``fit_context: d`` codes with a channel-context model whose tables are fitted to the codes of the
+training images after training (:meth:`AECNN.fit_coding`, maximum likelihood); the trained model
+is then only the rate term of training. The fit changes the bits, never the symbols.
 ``encoder_blocks`` residual blocks (default 0) may run on the kept channels before the mixing.
 Edge: decode → undo the downsampling and mixing → put the ``k`` channels back at their positions
 (zeros elsewhere) → light decoder (3×3 conv + BN + ReLU, then ``decoder_blocks`` residual blocks,
@@ -33,7 +36,7 @@ with everything trainable.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -90,6 +93,14 @@ class AECNNParams(SystemParams):
     context_channels: int = Field(
         1, ge=1, le=3, description="channel-context: how many preceding planes choose the table"
     )
+    fit_context: int | None = Field(
+        None,
+        ge=0,
+        le=3,
+        description="code with a channel-context model (d preceding planes choose the table; 0 = "
+        "one free pmf per plane) whose tables are fitted to the training codes after training; "
+        "null: code with the trained entropy model",
+    )
     rate_weight: float | None = Field(
         None, ge=0, alias="lambda", description="overrides the stages' rate-loss weight"
     )
@@ -116,9 +127,11 @@ class AECNN(BackboneSplitSystem):
         {"k": 4, "bits": 2, "selection": "per-sample"},
         {"k": 8, "mix": 3, "downsample": 2, "decoder": "inverse", "decoder_blocks": 1},
         {"k": 4, "mix": 3, "bits": 2, "entropy_model": "channel-context", "context_channels": 2},
+        {"k": 4, "mix": 3, "bits": 2, "fit_context": 2},
     )
     importance: torch.Tensor  # buffers (registered in __init__)
     global_index: torch.Tensor
+    coder_fitted: torch.Tensor
 
     def __init__(self, params: AECNNParams, ctx: BuildContext) -> None:
         super().__init__(params, ctx)
@@ -162,6 +175,17 @@ class AECNN(BackboneSplitSystem):
             self.entropy = ChannelContextEntropyModel(m, 2**params.bits, params.context_channels)
         else:
             self.entropy = FactorizedEntropyModel(m, 2**params.bits)
+        # the model the bytes are coded with: the trained one, or one fitted after training
+        self.coder: ChannelContextEntropyModel | None = None
+        if params.fit_context is not None:
+            if 2**params.bits > 16:
+                raise SystemConfigError(
+                    f"aecnn.fit_context: a fitted channel-context coder takes bits 1..4, got "
+                    f"{params.bits}"
+                )
+            self.coder = ChannelContextEntropyModel(m, 2**params.bits, params.fit_context)
+            self.coder.logits.requires_grad_(False)
+        self.register_buffer("coder_fitted", torch.zeros((), dtype=torch.bool))
 
         unmix: list[nn.Module] = []
         if params.decoder == "inverse":
@@ -251,10 +275,45 @@ class AECNN(BackboneSplitSystem):
         return self.decoder(_scatter_channels(self.unmix(z_hat), idx, self.feature_shape[0]))
 
     # --- the real thing --------------------------------------------------------------------------
+    @property
+    def code_model(self) -> FactorizedEntropyModel | ChannelContextEntropyModel:
+        """The entropy model the payload bytes are coded with (and the estimate comes from)."""
+        return self.entropy if self.coder is None else self.coder
+
     @torch.no_grad()
     def prepare_for_coding(self) -> None:
         self.global_index.copy_(self.importance.topk(self.params.k).indices.sort().values)
         self.entropy.update()
+        if self.coder is not None and not bool(self.coder_fitted):
+            # not fitted (yet): the coder codes with the trained density in every context
+            log_pmf = self.entropy.pmf().clamp_min(1e-12).log().to(self.coder.logits.dtype)
+            self.coder.logits.copy_(log_pmf[:, None, :].expand_as(self.coder.logits))
+            self.coder.update()
+
+    @torch.no_grad()
+    def fit_coding(self, inputs: Iterable[torch.Tensor]) -> dict[str, float] | None:
+        """With ``fit_context``: fit the coder's tables to the codes of ``inputs`` (training
+        batches ``[B, C, H, W]``), by maximum likelihood. Returns the number of images fitted and
+        their mean ideal code length under the trained and the fitted tables (bits)."""
+        if self.coder is None:
+            return None
+        was_training = self.training
+        self.eval()
+        self.prepare_for_coding()
+        device = self.model_device
+        codes = [self.device_tensors(x.to(device))["symbols"].cpu() for x in inputs]
+        if not codes:
+            raise ValueError("aecnn.fit_coding: no training inputs to fit the coder's tables to")
+        symbols = torch.cat(codes)
+        trained_bits = float(self.entropy.table_bits(symbols).mean())
+        self.coder.fit_tables(symbols)
+        self.coder_fitted.fill_(True)
+        self.train(was_training)
+        return {
+            "fitted_images": float(len(symbols)),
+            "trained_table_bits": trained_bits,
+            "fitted_table_bits": float(self.coder.table_bits(symbols).mean()),
+        }
 
     @torch.no_grad()
     def device_tensors(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -281,7 +340,7 @@ class AECNN(BackboneSplitSystem):
                 f"{self.name}: symbols of shape {tuple(symbols.shape)}, expected "
                 f"[B, {', '.join(map(str, self.code_shape()))}]"
             )
-        bodies = self.entropy.compress(symbols)
+        bodies = self.code_model.compress(symbols)
         params = {"b": self.params.bits, "k": self.params.k}
         shape = (self.code_shape(),)
         if not per_sample:
@@ -311,7 +370,7 @@ class AECNN(BackboneSplitSystem):
     def estimate_payload_bits(self, x: torch.Tensor) -> torch.Tensor:
         sel, _ = self._attend(self.head(x))
         u = self.quantizer(self.encoder(sel), mode="round")
-        return self.entropy.estimate_bits(u) + 8.0 * self.mask_bytes()
+        return self.code_model.estimate_bits(u) + 8.0 * self.mask_bytes()
 
     def _payload_index(self, payload: Payload) -> torch.Tensor:
         """Kept channel indices ``[k]`` of one validated payload."""
@@ -330,7 +389,8 @@ class AECNN(BackboneSplitSystem):
         chunks = 2 if self.params.selection == "per-sample" else 1
         params = {"b": self.params.bits, "k": self.params.k}
         labels = {"b": "quantiser bits", "k": "kept channels"}
-        bounds: tuple[Dim | int, ...] = (Dim(0, self.entropy.max_stream_bytes(self.code_shape())),)
+        stream = self.code_model.max_stream_bytes(self.code_shape())
+        bounds: tuple[Dim | int, ...] = (Dim(0, stream),)
         if chunks == 2:
             bounds += (self.mask_bytes(),)
         return PayloadLayout(
@@ -349,7 +409,7 @@ class AECNN(BackboneSplitSystem):
             self.check_payload(p)
         device = self.model_device
         idx = torch.stack([self._payload_index(p).to(device) for p in payloads])
-        symbols = self.entropy.decompress([p.chunks[0] for p in payloads], self.code_shape())
+        symbols = self.code_model.decompress([p.chunks[0] for p in payloads], self.code_shape())
         return self.tail(self._reconstruct(self.quantizer.dequantize(symbols.to(device)), idx))
 
     def describe(self) -> dict:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -260,6 +260,13 @@ class SplitSystem(nn.Module, ABC):
     # --- the real thing --------------------------------------------------------------------------
     def prepare_for_coding(self) -> None:
         """Build whatever real coding needs (entropy-model CDF tables); call after training."""
+
+    def fit_coding(self, inputs: Iterable[torch.Tensor]) -> dict[str, float] | None:
+        """Fit post-training coding statistics (entropy tables) to the device-side codes of
+        training ``inputs`` (batches ``[B, ...]`` as the loader gives them); the step after the
+        stages. Changes bits only, never what the edge decodes. Returns a summary (numbers) or
+        ``None`` when the system has nothing to fit (the default)."""
+        return None
 
     def device_encode(self, x: torch.Tensor) -> list[Payload]:
         """Device side on a batch ``[B, ...]``: one :class:`Payload` per sample."""
