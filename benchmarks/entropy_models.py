@@ -90,6 +90,19 @@ def compare(run_dir: Path, fit_images: int) -> list[dict[str, Any]]:
                 "vs_trained": 1.0,
             }
         )
+        coder = getattr(system, "coder", None)
+        if coder is not None:  # the run's own coder (fit_context), fitted after its training
+            bits = mean_stream_bits(coder, test)
+            rows.append(
+                {
+                    "variant": variant,
+                    "model": f"run's coder: fit_context={stored.params.get('fit_context')}",
+                    "code": code,
+                    "body_bits": bits,
+                    "ideal_bits": float(coder.table_bits(test.to(torch.int32)).mean()),
+                    "vs_trained": bits / base,
+                }
+            )
         for d in (0, 1, 2):
             model = fitted_context_model(fit, levels, d)
             bits = mean_stream_bits(model, test)

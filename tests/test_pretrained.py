@@ -7,42 +7,55 @@ from pathlib import Path
 import pytest
 
 from semcom import pretrained
-from semcom.pretrained import WeightsError, resolve_variant_weights, resolve_weights, sha256_file
+from semcom.pretrained import (
+    WeightsError,
+    check_shipped,
+    resolve_run_dir,
+    resolve_weights,
+    sha256_file,
+)
 
 
 def test_every_shipped_file_matches_its_checksum() -> None:
     sums = pretrained.shipped_checksums()
     root = pretrained.shipped_dir()
-    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.safetensors"))
+    files = sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.suffix in (".safetensors", ".yaml")
+    )
     assert files == sorted(sums), "every shipped file needs a SHA256SUMS line and vice versa"
     for name in files:
-        if "/" in name:  # a shipped set of trained variants
-            folder, file = name.split("/")
-            variant = file.removesuffix(".safetensors")
-            assert resolve_variant_weights("semcom:" + folder, variant) == root / name
+        if "/" in name:  # a shipped run of trained variants (train.reuse)
+            assert check_shipped(root / name) == root / name
+            assert resolve_run_dir("semcom:" + name.split("/")[0]) == root / name.split("/")[0]
         else:
             assert resolve_weights("semcom:" + name.removesuffix(".safetensors")).name == name
 
 
-def test_shipped_sets_refuse_a_bad_checksum_and_name_what_exists(
+def test_shipped_runs_refuse_a_bad_checksum_and_name_what_exists(
     tmp_path: Path, monkeypatch
 ) -> None:
-    (tmp_path / "runs").mkdir()
-    (tmp_path / "runs" / "a.safetensors").write_bytes(b"weights")
-    (tmp_path / "runs" / "b.safetensors").write_bytes(b"tampered")
+    models = tmp_path / "demo" / "models"
+    models.mkdir(parents=True)
+    (tmp_path / "demo" / "config.yaml").write_text("experiment: demo\n")
+    (models / "a.safetensors").write_bytes(b"weights")
+    (models / "b.safetensors").write_bytes(b"tampered")
     (tmp_path / "SHA256SUMS").write_text(
-        f"{sha256_file(tmp_path / 'runs' / 'a.safetensors')}  runs/a.safetensors\n"
-        f"{'0' * 64}  runs/b.safetensors\n"
+        f"{sha256_file(models / 'a.safetensors')}  demo/models/a.safetensors\n"
+        f"{'0' * 64}  demo/models/b.safetensors\n"
     )
     monkeypatch.setattr(pretrained, "shipped_dir", lambda: tmp_path)
-    assert resolve_variant_weights("semcom:runs", "a") == tmp_path / "runs" / "a.safetensors"
-    assert resolve_variant_weights("semcom:runs", "c") is None
-    with pytest.raises(WeightsError, match="train.start_from: runs/b.safetensors fails"):
-        resolve_variant_weights("semcom:runs", "b")
-    with pytest.raises(WeightsError, match="available: semcom:runs"):
-        resolve_variant_weights("semcom:other", "a")
+    assert resolve_run_dir("semcom:demo") == tmp_path / "demo"
+    assert check_shipped(models / "a.safetensors") == models / "a.safetensors"
+    with pytest.raises(WeightsError, match="train.reuse: demo/models/b.safetensors fails"):
+        check_shipped(models / "b.safetensors")
+    with pytest.raises(WeightsError, match="available: semcom:demo"):
+        resolve_run_dir("semcom:other")
     with pytest.raises(WeightsError, match="expected a `semcom run` directory"):
-        resolve_variant_weights(str(tmp_path / "nowhere"), "a")
+        resolve_run_dir(str(tmp_path / "nowhere"))
+    outside = tmp_path.parent / "elsewhere.safetensors"
+    assert check_shipped(outside) == outside  # a user's run: nothing to check against
 
 
 def test_checksum_mismatch_and_unknown_names_are_refused(tmp_path: Path, monkeypatch) -> None:

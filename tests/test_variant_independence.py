@@ -48,31 +48,48 @@ def test_variant_seeds_differ_between_variants_and_runs() -> None:
     assert len(seeds) == 4 and all(0 <= s < 2**63 for s in seeds)
 
 
-def test_start_from_a_run_reproduces_its_variants_without_training(tmp_path: Path) -> None:
+def test_reuse_loads_variants_trained_under_the_same_settings(tmp_path: Path) -> None:
     variant = {"name": "quantized-split", "channels": 2, "bits": 2}
+    other = {"name": "quantized-split", "channels": 4, "bits": 2}
     first = _run(tmp_path, "first", [variant, {"name": "local"}])
-    cfg = {**BASE, "systems": [variant, {"name": "local"}]}
-    cfg["train"] = {**BASE["train"], "stages": [], "start_from": str(tmp_path / "first")}
+    cfg = {**BASE, "systems": [variant, other, {"name": "local"}]}
+    cfg["train"] = {**BASE["train"], "reuse": str(tmp_path / "first")}
     path = tmp_path / "again.yaml"
     path.write_text(yaml.safe_dump(cfg))
     result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "again")])
     assert result.exit_code == 0, result.output
-    assert "starts from" in result.output
-    again = json.loads((tmp_path / "again" / "metrics.json").read_text())["records"]
-    vid = "quantized-split_bits=2_channels=2"
-    (rec,) = [r for r in again if r["variant"] == vid]
+    vid, new = "quantized-split_bits=2_channels=2", "quantized-split_bits=2_channels=4"
+    assert f"{vid}: reused from" in result.output
+    assert f"{new}: not in" in result.output  # a variant the stored run lacks trains here
+    metrics = json.loads((tmp_path / "again" / "metrics.json").read_text())
+    (rec,) = [r for r in metrics["records"] if r["variant"] == vid]
     assert rec["accuracy"] == first[vid]["accuracy"]
     assert rec["payload_bits"] == first[vid]["payload_bits"]
+    trained = {p["phase"] for p in metrics["phases"]}
+    assert f"{vid}:reused" in trained and f"{new}:c" in trained and f"{vid}:c" not in trained
 
 
-def test_start_from_without_the_variant_names_field_and_variant(tmp_path: Path) -> None:
-    _run(tmp_path, "first", [{"name": "quantized-split", "channels": 2, "bits": 2}])
-    cfg = {**BASE, "systems": [{"name": "quantized-split", "channels": 4, "bits": 2}]}
-    cfg["train"] = {**BASE["train"], "start_from": str(tmp_path / "first")}
-    path = tmp_path / "other.yaml"
+def test_reuse_trains_a_variant_stored_under_other_settings(tmp_path: Path) -> None:
+    variant = {"name": "quantized-split", "channels": 2, "bits": 2}
+    _run(tmp_path, "first", [variant])
+    cfg = {**BASE, "systems": [variant]}
+    stage = {**BASE["train"]["stages"][0], "lr": 0.01}  # type: ignore[index]
+    cfg["train"] = {**BASE["train"], "stages": [stage], "reuse": str(tmp_path / "first")}
+    path = tmp_path / "changed.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "other")])
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "changed")])
+    assert result.exit_code == 0, result.output
+    assert "trained it under other settings" in result.output
+    metrics = json.loads((tmp_path / "changed" / "metrics.json").read_text())
+    assert "quantized-split_bits=2_channels=2:c" in {p["phase"] for p in metrics["phases"]}
+
+
+def test_reuse_of_a_missing_run_names_the_field(tmp_path: Path) -> None:
+    cfg = {**BASE, "systems": [{"name": "quantized-split", "channels": 2, "bits": 2}]}
+    cfg["train"] = {**BASE["train"], "reuse": str(tmp_path / "nowhere")}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "bad")])
     assert result.exit_code == 2
-    assert (
-        "train.start_from" in result.output and "quantized-split_bits=2_channels=4" in result.output
-    )
+    assert "train.reuse" in result.output and "backbone" not in result.output  # before training
+    assert "expected a `semcom run` directory" in " ".join(result.output.split())

@@ -224,11 +224,12 @@ class TrainConfig(_Section):
     backbone: OptimConfig = Field(default_factory=lambda: OptimConfig(epochs=2, lr=2e-3))
     stages: list[StageConfig] = Field(default_factory=list)
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)
-    start_from: str | None = Field(
+    reuse: str | None = Field(
         None,
-        description="trained variants every variant starts from before its stages: a run "
-        "directory (its models/<variant id>.safetensors, as `semcom run` writes them) or "
-        "semcom:NAME for a shipped set; a variant with parameters of its own needs its file",
+        description="trained variants to reuse instead of training them: a `semcom run` directory "
+        "(config.yaml + models/) or semcom:NAME for a shipped one; a variant is reused only if "
+        "that run trained it under the same settings (data, backbone, teacher, seed, stages), "
+        "any other trains here",
     )
     amp: bool = Field(
         False, description="mixed precision (autocast) on CUDA / MPS; ignored on the CPU"

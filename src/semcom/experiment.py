@@ -24,12 +24,20 @@ import torch
 
 from semcom.accel import DeviceError, resolve_device
 from semcom.backbones import BackboneWeightsError, load_backbone_weights
-from semcom.config import ConfigError, ExperimentConfig, dump_yaml, expand_system, variant_id
+from semcom.config import (
+    ConfigError,
+    ExperimentConfig,
+    dump_yaml,
+    expand_system,
+    load_yaml,
+    parse_config,
+    variant_id,
+)
 from semcom.data import DataUnavailableError, build_dataset, take_first
 from semcom.data.augment import Augment, check_augment
 from semcom.data.batch import fetch_batch
 from semcom.eval.evaluate import evaluate_variant, measure_system
-from semcom.pretrained import WeightsError, resolve_variant_weights, sha256_file
+from semcom.pretrained import WeightsError, check_shipped, resolve_run_dir, sha256_file
 from semcom.report import all_plots, write_metrics, write_report
 from semcom.storage.checkpoint import save_weights
 from semcom.storage.lock import run_lock
@@ -171,6 +179,7 @@ def _run_experiment(
     variants = [v for entry in cfg.systems for v in expand_system(entry)]
     systems = [_build_variant(v, ctx, cfg.seed) for v in variants]
     _checks(cfg, systems, ctx)
+    reuse = _reuse_source(cfg)
 
     phases: list[dict[str, Any]] = []
 
@@ -190,57 +199,17 @@ def _run_experiment(
         vid = variant_id(variant)
         system.load_backbone_state(backbone_state)
         system.to(device)
-        # every distill term of this variant learns from the teacher built now, right after the
-        # backbone weights are loaded (train.teacher; by default the unsplit network as loaded,
-        # not the system's bypass path at the start of a later stage: see semcom.train.teacher)
-        teacher = None
-        if needs_teacher(cfg.train.stages, system):
-            try:
-                teacher = build_teacher(cfg.train.teacher, system).to(device)
-            except (TeacherError, ValueError) as exc:
-                raise ConfigError(f"train.teacher: {exc}") from None
-        started_from = _start_from(cfg, system, vid, log)
-        key = _digest(
-            {
-                "variant": variant,
-                "data": _data_key(cfg, {"name", "root", "train_subset"}),
-                "backbone": cfg.backbone.model_dump(),
-                "backbone_training": cfg.train.backbone.model_dump(),
-                "teacher": cfg.train.teacher.model_dump(),
-                "seed": cfg.seed,
-                "init": "variant-seeded",  # initial weights from variant_seed (not the build order)
-                "start_from": started_from,
-            }
-        )
-        rate_weight: float | None = None
-        for stage_entry in cfg.train.stages:
-            stage_cfg = stage_for(stage_entry, system)
-            if stage_cfg is None:
-                continue
-            rate_weight = stage_cfg.losses.get("rate", rate_weight)
-            phase = phase_from_config(stage_cfg)
-            key = _digest({"before": key, "phase": asdict(phase)})
-            result = train_phase(
-                system,
-                phase,
-                train_set,
-                batch_size=cfg.data.batch_size,
-                seed=cfg.seed,
-                ckpt_dir=ckpt_root / vid,
-                teacher=teacher,
-                ckpt_key=key,
-                device=device,
-                amp=cfg.train.amp,
-                channels_last=cfg.train.channels_last,
-                sync_batchnorm=cfg.train.sync_bn,
-                augment=augment_of(cfg),
-                on_step=_labelled(on_step, f"{vid}:{phase.name}") if on_step else None,
+        plan, rate_weight = _stage_plan(cfg, variant, system)
+        if plan and _reuse(reuse, system, vid, _trained_key(cfg, variant, plan), log):
+            report_phase(f"{vid}:reused", PhaseResult("reused", steps=0, skipped=True))
+        else:
+            _train_variant(
+                cfg, system, vid, plan, train_set, ckpt_root, device, on_step, report_phase
             )
-            report_phase(f"{vid}:{phase.name}", result)
-        fitted = system.fit_coding(_training_inputs(train_set, cfg.data.batch_size, device))
-        if fitted is not None:
-            phases.append({"phase": f"{vid}:fit-coding", **fitted})
-            log(f"{vid}: coder tables fitted to {int(fitted['fitted_images'])} training codes")
+            fitted = system.fit_coding(_training_inputs(train_set, cfg.data.batch_size, device))
+            if fitted is not None:
+                phases.append({"phase": f"{vid}:fit-coding", **fitted})
+                log(f"{vid}: coder tables fitted to {int(fitted['fitted_images'])} training codes")
         system.prepare_for_coding()
         if distributed.is_main():
             save_system(system, out, vid)  # what `semcom serve` / `semcom export` load
@@ -288,47 +257,146 @@ def _training_inputs(
         yield x if device is None else x.to(device)
 
 
-def _has_own_parameters(system: SplitSystem) -> bool:
-    """Whether ``system`` has trainable parts besides the shared backbone (what a stored variant
-    holds and a fresh build lacks)."""
-    shared = ("head", "tail") if system.shares_backbone else ()
-    own = [m for role, m in system.roles().items() if role not in shared]
-    return any(p.numel() for m in own for p in m.parameters())
+def _variant_key(cfg: ExperimentConfig, variant: dict[str, Any]) -> str:
+    """Digest of what a variant's training starts from (data, backbone, teacher, seed, the
+    variant's parameters); each stage chains its own settings onto it (:func:`_stage_plan`)."""
+    return _digest(
+        {
+            "variant": variant,
+            "data": _data_key(cfg, {"name", "root", "train_subset"}),
+            "backbone": cfg.backbone.model_dump(),
+            "backbone_training": cfg.train.backbone.model_dump(),
+            "teacher": cfg.train.teacher.model_dump(),
+            "seed": cfg.seed,
+            "init": "variant-seeded",  # initial weights from variant_seed (not the build order)
+        }
+    )
 
 
-def _start_from(
-    cfg: ExperimentConfig, system: SplitSystem, vid: str, log: Callable[[str], None]
-) -> str | None:
-    """Load ``vid``'s stored weights from ``train.start_from`` into ``system``; returns the file's
-    SHA-256 (part of the checkpoint key) or ``None`` when nothing is loaded."""
-    spec = cfg.train.start_from
+def _stage_plan(
+    cfg: ExperimentConfig, variant: dict[str, Any], system: SplitSystem
+) -> tuple[list[tuple[Phase, str]], float | None]:
+    """The phases that train ``system`` under ``cfg``, each with its checkpoint key (a digest of
+    everything that made it: the variant's start and every phase up to this one), and the rate
+    weight of the last stage that sets one."""
+    key = _variant_key(cfg, variant)
+    plan: list[tuple[Phase, str]] = []
+    rate_weight: float | None = None
+    for stage_entry in cfg.train.stages:
+        stage_cfg = stage_for(stage_entry, system)
+        if stage_cfg is None:
+            continue
+        rate_weight = stage_cfg.losses.get("rate", rate_weight)
+        phase = phase_from_config(stage_cfg)
+        key = _digest({"before": key, "phase": asdict(phase)})
+        plan.append((phase, key))
+    return plan, rate_weight
+
+
+def _trained_key(
+    cfg: ExperimentConfig, variant: dict[str, Any], plan: list[tuple[Phase, str]]
+) -> str:
+    """The key of a variant once ``plan`` has trained it (its start's key if nothing trains)."""
+    return plan[-1][1] if plan else _variant_key(cfg, variant)
+
+
+def _train_variant(
+    cfg: ExperimentConfig,
+    system: SplitSystem,
+    vid: str,
+    plan: list[tuple[Phase, str]],
+    train_set: Any,
+    ckpt_root: Path,
+    device: torch.device | None,
+    on_step: StepReporter | None,
+    report_phase: Callable[[str, PhaseResult], None],
+) -> None:
+    """Run ``plan`` on ``system`` (checkpointed under ``ckpt_root / vid``, resumable)."""
+    # every distill term of this variant learns from the teacher built now, right after the
+    # backbone weights are loaded (train.teacher; by default the unsplit network as loaded,
+    # not the system's bypass path at the start of a later stage: see semcom.train.teacher)
+    teacher = None
+    if needs_teacher(cfg.train.stages, system):
+        try:
+            teacher = build_teacher(cfg.train.teacher, system).to(device)
+        except (TeacherError, ValueError) as exc:
+            raise ConfigError(f"train.teacher: {exc}") from None
+    for phase, key in plan:
+        result = train_phase(
+            system,
+            phase,
+            train_set,
+            batch_size=cfg.data.batch_size,
+            seed=cfg.seed,
+            ckpt_dir=ckpt_root / vid,
+            teacher=teacher,
+            ckpt_key=key,
+            device=device,
+            amp=cfg.train.amp,
+            channels_last=cfg.train.channels_last,
+            sync_batchnorm=cfg.train.sync_bn,
+            augment=augment_of(cfg),
+            on_step=_labelled(on_step, f"{vid}:{phase.name}") if on_step else None,
+        )
+        report_phase(f"{vid}:{phase.name}", result)
+
+
+@dataclass(frozen=True)
+class _ReuseSource:
+    """The run ``train.reuse`` names: its directory and the config it ran with."""
+
+    spec: str
+    run_dir: Path
+    cfg: ExperimentConfig
+
+
+def _reuse_source(cfg: ExperimentConfig) -> _ReuseSource | None:
+    """Resolve ``train.reuse`` before anything trains, so a wrong one fails at once."""
+    spec = cfg.train.reuse
     if spec is None:
         return None
-    field = "train.start_from"
     try:
-        path = resolve_variant_weights(spec, vid, field)
+        run_dir = resolve_run_dir(spec, "train.reuse")
     except WeightsError as exc:
         raise ConfigError(str(exc)) from None
-    if path is None:
-        if _has_own_parameters(system):
-            raise ConfigError(
-                f"{field}: {spec} has no stored variant {vid!r} (it holds the variants of the "
-                "config it was trained with; set train.start_from: null to train this one)"
-            )
-        return None
     try:
-        stored = load_system(path)
+        stored = parse_config(load_yaml(run_dir / "config.yaml"))
+    except (ConfigError, OSError) as exc:
+        raise ConfigError(f"train.reuse: {run_dir / 'config.yaml'}: {exc}") from None
+    return _ReuseSource(spec, run_dir, stored)
+
+
+def _reuse(
+    source: _ReuseSource | None,
+    system: SplitSystem,
+    vid: str,
+    key: str,
+    log: Callable[[str], None],
+) -> bool:
+    """Load ``vid`` from ``train.reuse`` into ``system`` when the stored run trained it under the
+    same settings (its final checkpoint key equals ``key``); ``False`` when it must train here."""
+    if source is None:
+        return False
+    path = source.run_dir / "models" / f"{vid}.safetensors"
+    variant = next((v for e in source.cfg.systems for v in expand_system(e) if
+                    variant_id(v) == vid), None)  # fmt: skip
+    if variant is None or not path.is_file():
+        log(f"{vid}: not in {source.spec}; training it here")
+        return False
+    stored_plan, _ = _stage_plan(source.cfg, variant, system)
+    if _trained_key(source.cfg, variant, stored_plan) != key:
+        log(f"{vid}: {source.spec} trained it under other settings (data, backbone, stages); "
+            "training it here")  # fmt: skip
+        return False
+    try:
+        stored = load_system(check_shipped(path, "train.reuse"))
+    except WeightsError as exc:
+        raise ConfigError(str(exc)) from None
     except StoreError as exc:
-        raise ConfigError(f"{field}: {exc}") from None
-    mine = system.params.model_dump(by_alias=True, mode="json")
-    if stored.system.name != system.name or stored.params != mine:
-        raise ConfigError(
-            f"{field}: {path.name} holds {stored.system.name} with {stored.params}, not "
-            f"{system.name} with {mine}"
-        )
+        raise ConfigError(f"train.reuse: {exc}") from None
     system.load_state_dict(stored.system.state_dict())
-    log(f"{vid}: starts from {path}")
-    return sha256_file(path)
+    log(f"{vid}: reused from {path} (trained under these settings)")
+    return True
 
 
 def variant_seed(seed: int, vid: str) -> int:

@@ -72,38 +72,40 @@ def resolve_weights(spec: str, field: str = "backbone.weights") -> Path:
     return path
 
 
-def resolve_variant_weights(
-    spec: str, variant: str, field: str = "train.start_from"
-) -> Path | None:
-    """The stored system of ``variant`` in ``spec``: a run directory
-    (``models/<variant>.safetensors``) or ``semcom:NAME``, a shipped set
-    (``weights/NAME/<variant>.safetensors``, checksum-verified against ``SHA256SUMS``). ``None``
-    if the set has no file for ``variant``; a missing set or a failed checksum raises
-    :class:`WeightsError` naming ``field``."""
+def resolve_run_dir(spec: str, field: str = "train.reuse") -> Path:
+    """The run directory ``spec`` names: a path, or ``semcom:NAME`` for a shipped one
+    (``weights/NAME``, holding ``config.yaml`` and ``models/*.safetensors``)."""
     if spec.startswith(PACKAGE_PREFIX):
-        name = spec[len(PACKAGE_PREFIX) :]
-        folder = shipped_dir() / name
-        if not folder.is_dir():
-            available = sorted(p.name for p in shipped_dir().iterdir() if p.is_dir())
+        folder = shipped_dir() / spec[len(PACKAGE_PREFIX) :]
+        if not (folder / "config.yaml").is_file():
+            available = sorted(p.parent.name for p in shipped_dir().glob("*/config.yaml"))
             raise WeightsError(
-                f"{field}: no shipped set of variants {spec!r}; available: "
+                f"{field}: no shipped run {spec!r}; available: "
                 + (", ".join(PACKAGE_PREFIX + a for a in available) or "none")
             )
-        path = folder / f"{variant}.safetensors"
-        if not path.is_file():
-            return None
-        entry = f"{name}/{path.name}"
-        expected = shipped_checksums().get(entry)
-        if expected is None:
-            raise WeightsError(f"{field}: {entry} has no entry in SHA256SUMS")
-        actual = sha256_file(path)
-        if actual != expected:
-            raise WeightsError(
-                f"{field}: {entry} fails its checksum (SHA-256 {actual}, expected {expected})"
-            )
-        return path
-    folder = Path(spec).expanduser() / "models"
-    if not folder.is_dir():
-        raise WeightsError(f"{field}: {folder} does not exist (expected a `semcom run` directory)")
-    path = folder / f"{variant}.safetensors"
-    return path if path.is_file() else None
+        return folder
+    folder = Path(spec).expanduser()
+    if not (folder / "config.yaml").is_file():
+        raise WeightsError(
+            f"{field}: {folder} has no config.yaml (expected a `semcom run` directory)"
+        )
+    return folder
+
+
+def check_shipped(path: Path, field: str = "train.reuse") -> Path:
+    """``path`` unchanged; if it lies in the shipped weights, its SHA-256 must match its
+    ``SHA256SUMS`` line (:class:`WeightsError` otherwise)."""
+    root = shipped_dir().resolve()
+    try:
+        entry = path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return path  # a user's run directory: no checksum to hold it to
+    expected = shipped_checksums().get(entry)
+    if expected is None:
+        raise WeightsError(f"{field}: {entry} has no entry in SHA256SUMS")
+    actual = sha256_file(path)
+    if actual != expected:
+        raise WeightsError(
+            f"{field}: {entry} fails its checksum (SHA-256 {actual}, expected {expected})"
+        )
+    return path
