@@ -185,7 +185,8 @@ class AECNN(BackboneSplitSystem):
                 )
             self.coder = ChannelContextEntropyModel(m, 2**params.bits, params.fit_context)
             self.coder.logits.requires_grad_(False)
-        self.register_buffer("coder_fitted", torch.zeros((), dtype=torch.bool))
+            # only with a coder, so models stored before fit_context existed load unchanged
+            self.register_buffer("coder_fitted", torch.zeros((), dtype=torch.bool))
 
         unmix: list[nn.Module] = []
         if params.decoder == "inverse":
