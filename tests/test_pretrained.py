@@ -16,6 +16,15 @@ from semcom.pretrained import (
 )
 
 
+def _ship(root: Path, monkeypatch, good: str, bad: str) -> None:
+    """Make ``root`` the shipped directory: ``good`` with its right checksum line, ``bad`` with a
+    wrong one (paths relative to ``root``)."""
+    (root / good).write_bytes(b"weights")
+    (root / bad).write_bytes(b"tampered")
+    (root / "SHA256SUMS").write_text(f"{sha256_file(root / good)}  {good}\n{'0' * 64}  {bad}\n")
+    monkeypatch.setattr(pretrained, "shipped_dir", lambda: root)
+
+
 def test_every_shipped_file_matches_its_checksum() -> None:
     sums = pretrained.shipped_checksums()
     root = pretrained.shipped_dir()
@@ -39,13 +48,7 @@ def test_shipped_runs_refuse_a_bad_checksum_and_name_what_exists(
     models = tmp_path / "demo" / "models"
     models.mkdir(parents=True)
     (tmp_path / "demo" / "config.yaml").write_text("experiment: demo\n")
-    (models / "a.safetensors").write_bytes(b"weights")
-    (models / "b.safetensors").write_bytes(b"tampered")
-    (tmp_path / "SHA256SUMS").write_text(
-        f"{sha256_file(models / 'a.safetensors')}  demo/models/a.safetensors\n"
-        f"{'0' * 64}  demo/models/b.safetensors\n"
-    )
-    monkeypatch.setattr(pretrained, "shipped_dir", lambda: tmp_path)
+    _ship(tmp_path, monkeypatch, good="demo/models/a.safetensors", bad="demo/models/b.safetensors")
     assert resolve_run_dir("semcom:demo") == tmp_path / "demo"
     assert check_shipped(models / "a.safetensors") == models / "a.safetensors"
     with pytest.raises(WeightsError, match="train.reuse: demo/models/b.safetensors fails"):
@@ -59,13 +62,7 @@ def test_shipped_runs_refuse_a_bad_checksum_and_name_what_exists(
 
 
 def test_checksum_mismatch_and_unknown_names_are_refused(tmp_path: Path, monkeypatch) -> None:
-    (tmp_path / "good.safetensors").write_bytes(b"weights")
-    (tmp_path / "bad.safetensors").write_bytes(b"tampered")
-    (tmp_path / "SHA256SUMS").write_text(
-        f"{sha256_file(tmp_path / 'good.safetensors')}  good.safetensors\n"
-        f"{'0' * 64}  bad.safetensors\n"
-    )
-    monkeypatch.setattr(pretrained, "shipped_dir", lambda: tmp_path)
+    _ship(tmp_path, monkeypatch, good="good.safetensors", bad="bad.safetensors")
     assert resolve_weights("semcom:good") == tmp_path / "good.safetensors"
     with pytest.raises(WeightsError, match="fails its checksum"):
         resolve_weights("semcom:bad")

@@ -61,13 +61,19 @@ def resolve_weights(spec: str, field: str = "backbone.weights") -> Path:
             f"{field}: no shipped weights {spec!r}; available: "
             + (", ".join(PACKAGE_PREFIX + a for a in available) or "none")
         )
-    expected = shipped_checksums().get(name)
+    return _verified(path, name, field)
+
+
+def _verified(path: Path, entry: str, field: str) -> Path:
+    """``path``, whose SHA-256 must equal its ``SHA256SUMS`` line ``entry`` (relative to the
+    shipped directory); :class:`WeightsError` naming ``field`` otherwise."""
+    expected = shipped_checksums().get(entry)
     if expected is None:
-        raise WeightsError(f"{field}: {name} has no entry in SHA256SUMS")
+        raise WeightsError(f"{field}: {entry} has no entry in SHA256SUMS")
     actual = sha256_file(path)
     if actual != expected:
         raise WeightsError(
-            f"{field}: {name} fails its checksum (SHA-256 {actual}, expected {expected})"
+            f"{field}: {entry} fails its checksum (SHA-256 {actual}, expected {expected})"
         )
     return path
 
@@ -100,12 +106,4 @@ def check_shipped(path: Path, field: str = "train.reuse") -> Path:
         entry = path.resolve().relative_to(root).as_posix()
     except ValueError:
         return path  # a user's run directory: no checksum to hold it to
-    expected = shipped_checksums().get(entry)
-    if expected is None:
-        raise WeightsError(f"{field}: {entry} has no entry in SHA256SUMS")
-    actual = sha256_file(path)
-    if actual != expected:
-        raise WeightsError(
-            f"{field}: {entry} fails its checksum (SHA-256 {actual}, expected {expected})"
-        )
-    return path
+    return _verified(path, entry, field)

@@ -154,8 +154,6 @@ def _body_bits(system, x) -> int:
 
 def test_fitted_coder_changes_bits_not_what_the_edge_decodes(trained, tiny_ctx, tiny_data) -> None:
     system, test, _ = trained
-    if system.params.selection != "global":
-        pytest.skip("one selection mode is enough for the coder")
     train, _ = tiny_data
     params = {**system.params.model_dump(by_alias=True), "fit_context": 1}
     fitted = build_system("aecnn", params, tiny_ctx)
