@@ -46,7 +46,7 @@ def measure(name: str, config: str, cifar10: Path) -> dict[str, Any]:
             return {"reference": name, "skipped": f"{cifar10} is absent"}
         raw["data"]["root"] = str(cifar10)
     cfg = resolve(raw)
-    _, test_set, ctx = _load_data(cfg, lambda _line: None)
+    _, test_set, ctx, _ = _load_data(cfg, lambda _line: None)
     system = build_system("local", {}, ctx)
     load_backbone_weights(system, f"semcom:{name}")
     m = measure_system(system, test_set, batch_size=500, timing_samples=0)

@@ -68,10 +68,18 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 @contextlib.contextmanager
-def autocast(device: torch.device, enabled: bool) -> Iterator[None]:
+def autocast(device: torch.device, enabled: bool, cpu: bool = False) -> Iterator[None]:
     """Mixed precision for a training step on ``device`` when ``enabled`` (CUDA: float16, MPS:
-    bfloat16); a no-op on the CPU, so CPU results never depend on the setting."""
-    if not enabled or device.type == "cpu":
+    bfloat16). On the CPU a no-op unless ``cpu`` (then bfloat16, whatever ``enabled`` says), so
+    CPU results never depend on ``enabled``: the CPU's precision is its own choice."""
+    if device.type == "cpu":
+        if not cpu:
+            yield
+            return
+        with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+            yield
+        return
+    if not enabled:
         yield
         return
     dtype = torch.float16 if device.type == "cuda" else torch.bfloat16

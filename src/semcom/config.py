@@ -62,6 +62,13 @@ class DataConfig(_Section):
     augment: AugmentConfig = Field(
         default_factory=AugmentConfig, description="training batches only, per sample"
     )
+    validation: int | None = Field(
+        None,
+        ge=1,
+        description="hold out this many training samples (a draw seeded by split_seed, default "
+        "0, from the whole training set, before train_subset) as the validation split that "
+        "plateau stopping evaluates; nothing trains on them",
+    )
 
     def options(self) -> dict[str, Any]:
         """The data set's keyword options (``None``: not given)."""
@@ -104,6 +111,19 @@ class BackboneConfig(_Section):
         return self
 
 
+class PlateauConfig(_Section):
+    """Stop a phase once its validation metric plateaus (:mod:`semcom.train.plateau`)."""
+
+    every: float = Field(..., gt=0, description="epochs between two validation evaluations")
+    min_gain: float = Field(
+        0.3,
+        ge=0,
+        description="stop when the last `evals` evaluations gained less than this many points "
+        "(the task's primary metric x 100: accuracy, mIoU, ...)",
+    )
+    evals: int = Field(2, ge=1, description="evaluations the gain is measured over")
+
+
 class OptimConfig(_Section):
     """Epochs, optimiser and learning rate of one training phase (:mod:`semcom.train.optim`)."""
 
@@ -115,6 +135,11 @@ class OptimConfig(_Section):
         "{name: ..., <keyword arguments>}",
     )
     weight_decay: float = Field(0.0, ge=0)
+    plateau: PlateauConfig | None = Field(
+        None,
+        description="stop early once the validation metric plateaus (needs data.validation); "
+        "epochs is then the most this phase trains",
+    )
     schedule: str | dict[str, Any] = Field(
         "constant",
         description="constant | cosine (decay to 0) | any torch.optim.lr_scheduler class, as "
@@ -233,6 +258,12 @@ class TrainConfig(_Section):
     )
     amp: bool = Field(
         False, description="mixed precision (autocast) on CUDA / MPS; ignored on the CPU"
+    )
+    amp_cpu: bool = Field(
+        False,
+        description="bfloat16 autocast for training steps on the CPU (about 1.4x faster "
+        "ResNet-20 steps on the AVX-512-BF16 CPUs here; weights, optimiser, batch-norm "
+        "re-estimation and evaluation stay float32; results differ from float32 training)",
     )
     channels_last: bool = Field(
         False,
@@ -376,6 +407,18 @@ class ExperimentConfig(_Section):
         from semcom.accel import check_device_name
 
         return check_device_name(v)
+
+    @model_validator(mode="after")
+    def _plateau_needs_validation(self) -> ExperimentConfig:
+        phases = [("train.backbone", self.train.backbone)]
+        phases += [(f"train.stages[{i}]", st) for i, st in enumerate(self.train.stages)]
+        stopping = [where for where, ph in phases if ph.plateau is not None]
+        if stopping and self.data.validation is None:
+            raise ValueError(
+                f"{', '.join(stopping)}: plateau stopping evaluates on a validation split; set "
+                "data.validation (the number of training samples to hold out)"
+            )
+        return self
 
 
 def _format_validation_error(exc: ValidationError, model: type[BaseModel]) -> str:

@@ -27,13 +27,14 @@ from semcom.backbones import BackboneWeightsError, load_backbone_weights
 from semcom.config import (
     ConfigError,
     ExperimentConfig,
+    OptimConfig,
     dump_yaml,
     expand_system,
     load_yaml,
     parse_config,
     variant_id,
 )
-from semcom.data import DataUnavailableError, build_dataset, take_first
+from semcom.data import DataUnavailableError, build_dataset, split_off, take_first
 from semcom.data.augment import Augment, check_augment
 from semcom.data.batch import fetch_batch
 from semcom.eval.evaluate import evaluate_variant, measure_system
@@ -54,6 +55,7 @@ from semcom.train import (
     distributed,
     needs_teacher,
     phase_from_config,
+    plateau_from_config,
     stage_for,
     train_phase,
 )
@@ -122,7 +124,23 @@ def _data_key(cfg: ExperimentConfig, fields: set[str]) -> dict[str, Any]:
     data = cfg.data.model_dump(include=fields)
     if augment_of(cfg).active:
         data["augment"] = cfg.data.augment.model_dump()
+    if cfg.data.validation is not None:  # fewer training samples, and which ones
+        data["validation"] = [cfg.data.validation, cfg.data.split_seed or 0]
     return data
+
+
+def _optim_key(optim: OptimConfig) -> dict[str, Any]:
+    """The settings of a training phase in a checkpoint key (``plateau`` only when set, so that
+    keys of phases without one are what they were)."""
+    return optim.model_dump(exclude=set() if optim.plateau is not None else {"plateau"})
+
+
+def _phase_key(phase: Phase) -> dict[str, Any]:
+    """:func:`_optim_key` for a :class:`Phase`."""
+    settings = asdict(phase)
+    if phase.plateau is None:
+        del settings["plateau"]
+    return settings
 
 
 def _check_augment(cfg: ExperimentConfig, ctx: BuildContext) -> None:
@@ -175,7 +193,7 @@ def _run_experiment(
     torch.manual_seed(cfg.seed)
 
     device = device_of(cfg)
-    train_set, test_set, ctx = _load_data(cfg, log)
+    train_set, test_set, ctx, validation = _load_data(cfg, log)
     variants = [v for entry in cfg.systems for v in expand_system(entry)]
     systems = [_build_variant(v, ctx, cfg.seed) for v in variants]
     _checks(cfg, systems, ctx)
@@ -190,7 +208,7 @@ def _run_experiment(
     backbone_state: dict[str, torch.Tensor] = {}
     if any(s.shares_backbone for s in systems):
         backbone_state = _shared_backbone(
-            cfg, ctx, train_set, ckpt_root, on_step, report_phase, log, device
+            cfg, ctx, train_set, ckpt_root, on_step, report_phase, log, device, validation
         )
 
     # 2. Each variant: backbone weights, then its stages.
@@ -204,7 +222,16 @@ def _run_experiment(
             report_phase(f"{vid}:reused", PhaseResult("reused", steps=0, skipped=True))
         else:
             _train_variant(
-                cfg, system, vid, plan, train_set, ckpt_root, device, on_step, report_phase
+                cfg,
+                system,
+                vid,
+                plan,
+                train_set,
+                ckpt_root,
+                device,
+                on_step,
+                report_phase,
+                validation,
             )
             fitted = system.fit_coding(_training_inputs(train_set, cfg.data.batch_size, device))
             if fitted is not None:
@@ -235,13 +262,14 @@ def _run_experiment(
             records=records,
             extra={"phases": phases, "wall_time_s": seconds},
         )
-        plots = all_plots(records, out)
+        plots = all_plots(records, out, phases)
         write_report(
             out / "report.md",
             experiment=cfg.experiment,
             config_yaml=config_yaml,
             records=records,
             plots=plots,
+            phases=phases,
         )
     return RunResult(out, records, phases, seconds)
 
@@ -265,7 +293,7 @@ def _variant_key(cfg: ExperimentConfig, variant: dict[str, Any]) -> str:
             "variant": variant,
             "data": _data_key(cfg, {"name", "root", "train_subset"}),
             "backbone": cfg.backbone.model_dump(),
-            "backbone_training": cfg.train.backbone.model_dump(),
+            "backbone_training": _optim_key(cfg.train.backbone),
             "teacher": cfg.train.teacher.model_dump(),
             "seed": cfg.seed,
             "init": "variant-seeded",  # initial weights from variant_seed (not the build order)
@@ -288,7 +316,7 @@ def _stage_plan(
             continue
         rate_weight = stage_cfg.losses.get("rate", rate_weight)
         phase = phase_from_config(stage_cfg)
-        key = _digest({"before": key, "phase": asdict(phase)})
+        key = _digest({"before": key, "phase": _phase_key(phase)})
         plan.append((phase, key))
     return plan, rate_weight
 
@@ -310,8 +338,10 @@ def _train_variant(
     device: torch.device | None,
     on_step: StepReporter | None,
     report_phase: Callable[[str, PhaseResult], None],
+    validation: Any = None,
 ) -> None:
-    """Run ``plan`` on ``system`` (checkpointed under ``ckpt_root / vid``, resumable)."""
+    """Run ``plan`` on ``system`` (checkpointed under ``ckpt_root / vid``, resumable);
+    ``validation``: the split that plateau-stopped stages evaluate on."""
     # every distill term of this variant learns from the teacher built now, right after the
     # backbone weights are loaded (train.teacher; by default the unsplit network as loaded,
     # not the system's bypass path at the start of a later stage: see semcom.train.teacher)
@@ -333,9 +363,11 @@ def _train_variant(
             ckpt_key=key,
             device=device,
             amp=cfg.train.amp,
+            amp_cpu=cfg.train.amp_cpu,
             channels_last=cfg.train.channels_last,
             sync_batchnorm=cfg.train.sync_bn,
             augment=augment_of(cfg),
+            validation=validation,
             on_step=_labelled(on_step, f"{vid}:{phase.name}") if on_step else None,
         )
         report_phase(f"{vid}:{phase.name}", result)
@@ -420,7 +452,11 @@ def check_tasks(systems: list[SplitSystem], ctx: BuildContext) -> None:
             raise ConfigError(str(exc)) from None
 
 
-def _load_data(cfg: ExperimentConfig, log: Callable[[str], None]) -> tuple[Any, Any, BuildContext]:
+def _load_data(
+    cfg: ExperimentConfig, log: Callable[[str], None]
+) -> tuple[Any, Any, BuildContext, Any]:
+    """Training set, test set, build context and validation split (``None`` without
+    ``data.validation``; held out of the training set before ``train_subset``)."""
     try:
         train_set, test_set, info = build_dataset(
             cfg.data.name, cfg.data.root, **cfg.data.options()
@@ -429,12 +465,21 @@ def _load_data(cfg: ExperimentConfig, log: Callable[[str], None]) -> tuple[Any, 
         if isinstance(exc, DataUnavailableError):
             raise
         raise ConfigError(f"data: {exc}") from None
+    validation = None
+    if cfg.data.validation is not None:
+        try:
+            train_set, validation = split_off(
+                train_set, cfg.data.validation, cfg.data.split_seed or 0
+            )
+        except ValueError as exc:
+            raise ConfigError(f"data.validation: {exc}") from None
     if cfg.data.train_subset:
         train_set = take_first(train_set, cfg.data.train_subset)
     if cfg.data.test_subset:
         test_set = take_first(test_set, cfg.data.test_subset)
+    held = f" / {len(validation)} validation" if validation is not None else ""
     log(
-        f"data: {info.name}, {len(train_set)} train / {len(test_set)} test, "
+        f"data: {info.name}, {len(train_set)} train{held} / {len(test_set)} test, "
         f"{info.num_classes} classes"
     )
     ctx = BuildContext(
@@ -445,7 +490,7 @@ def _load_data(cfg: ExperimentConfig, log: Callable[[str], None]) -> tuple[Any, 
         dataset=info.name,
         task=info.task,
     )
-    return train_set, test_set, ctx
+    return train_set, test_set, ctx, validation
 
 
 def train_backbone(
@@ -463,10 +508,18 @@ def train_backbone(
     """
     cfg = cfg.model_copy(update={"backbone": cfg.backbone.model_copy(update={"weights": None})})
     device = device_of(cfg)
-    train_set, test_set, ctx = _load_data(cfg, log)
+    train_set, test_set, ctx, validation = _load_data(cfg, log)
     _check_augment(cfg, ctx)
     state = _shared_backbone(
-        cfg, ctx, train_set, Path(work_dir), on_step, lambda _label, _result: None, log, device
+        cfg,
+        ctx,
+        train_set,
+        Path(work_dir),
+        on_step,
+        lambda _label, _result: None,
+        log,
+        device,
+        validation,
     )
     reference = build_system(cfg.backbone.reference, {}, ctx)
     reference.load_backbone_state(state)
@@ -495,6 +548,7 @@ def _shared_backbone(
     report_phase: Callable[[str, PhaseResult], None],
     log: Callable[[str], None],
     device: torch.device | None = None,
+    validation: Any = None,
 ) -> dict[str, torch.Tensor]:
     """Backbone weights (head + tail) from ``backbone.weights`` or from training the reference
     system (``backbone.reference``, default ``local``) unsplit."""
@@ -522,7 +576,7 @@ def _shared_backbone(
         {
             "data": _data_key(cfg, {"name", "train_subset"}),
             "backbone": backbone_key,
-            "train": cfg.train.backbone.model_dump(),
+            "train": _optim_key(cfg.train.backbone),
             "seed": cfg.seed,
         }
     )
@@ -537,6 +591,7 @@ def _shared_backbone(
         trainable="all",
         losses={"task": 1.0},
         path="bypass",
+        plateau=plateau_from_config(b.plateau),
     )
     reference.to(device)
     result = train_phase(
@@ -549,9 +604,11 @@ def _shared_backbone(
         on_step=(lambda s, t, terms: on_step("backbone", s, t, terms)) if on_step else None,
         device=device,
         amp=cfg.train.amp,
+        amp_cpu=cfg.train.amp_cpu,
         channels_last=cfg.train.channels_last,
         sync_batchnorm=cfg.train.sync_bn,
         augment=augment_of(cfg),
+        validation=validation,
     )
     report_phase("backbone", result)
     reference.to("cpu")

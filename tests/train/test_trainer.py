@@ -290,3 +290,37 @@ def test_channels_last_training_matches_the_default_layout(
     for k, v in trained[0].items():
         assert trained[1][k].is_contiguous(), k
         torch.testing.assert_close(trained[1][k], v, rtol=1e-2, atol=2e-3, msg=k)
+
+
+@pytest.mark.parametrize(("amp", "amp_cpu", "expected"), [
+    (True, False, torch.float32),  # amp is for CUDA / MPS: CPU results never depend on it
+    (False, True, torch.bfloat16),
+])  # fmt: skip
+def test_cpu_precision_is_chosen_by_amp_cpu_alone(
+    tiny_ctx: BuildContext, tiny_data, tmp_path: Path, amp: bool, amp_cpu: bool, expected
+) -> None:
+    """``amp_cpu`` runs the CPU training steps' convolutions in bfloat16; the trained weights
+    stay float32 and their update follows that of float32 training."""
+    phase = Phase("backbone", epochs=0.125, lr=1e-2, trainable="all", path="bypass")
+    trained, starts, seen = [], [], []
+    for name, flags in (("plain", {}), ("mixed", {"amp": amp, "amp_cpu": amp_cpu})):
+        torch.manual_seed(0)
+        system = build_system("local", {}, tiny_ctx)
+        starts.append(torch.nn.utils.parameters_to_vector(system.parameters()).detach().clone())
+        conv = next(m for m in system.modules() if isinstance(m, torch.nn.Conv2d))
+        hook = conv.register_forward_hook(lambda _m, _i, out: seen.append(out.dtype))
+        train_phase(system, phase, tiny_data[0], batch_size=32, seed=0,
+                    ckpt_dir=tmp_path / name, **flags)  # fmt: skip
+        hook.remove()
+        trained.append(system)
+    mixed_dtypes = seen[len(seen) // 2 :]
+    # training steps in ``expected``; the batch-norm re-estimation after the phase is float32
+    assert mixed_dtypes[0] == expected
+    assert (torch.bfloat16 in mixed_dtypes) == (expected == torch.bfloat16)
+    assert all(v.dtype in (torch.float32, torch.int64) for v in trained[1].state_dict().values())
+    step_plain, step = (
+        torch.nn.utils.parameters_to_vector(s.parameters()).detach() - start
+        for s, start in zip(trained, starts, strict=True)
+    )
+    assert torch.nn.functional.cosine_similarity(step, step_plain, dim=0) > 0.9
+    assert float(step.norm() / step_plain.norm()) == pytest.approx(1.0, abs=0.1)

@@ -2,7 +2,8 @@
 
 * :func:`build_dataset` (``fashion-mnist``, ``mnist``, ``cifar10``, ``image-folder``,
   ``synthetic``, ...) → ``(train, test, info)``;
-* :class:`ImageTensorDataset` (items and ``batch(index)`` as float ``[0, 1]``), :func:`take_first`;
+* :class:`ImageTensorDataset` (items and ``batch(index)`` as float ``[0, 1]``), :func:`take_first`,
+  :func:`split_off` (a held-out split);
 * :func:`ensure_fashion_mnist`: find or fetch Fashion-MNIST (data root, torchvision's layout,
   Debian's package, torchvision's download, ``apt-get``), else :class:`DataUnavailableError`;
 * :func:`ensure_mnist` / :func:`load_mnist`: MNIST from the data root (torchvision's layout or
@@ -32,7 +33,7 @@ from semcom.data.paths import DATA_ENV, default_cache_dir, default_data_root, re
 from semcom.data.registry import DATASET_NAMES, DATASET_OPTIONS, build_dataset
 from semcom.data.summary import describe_dataset
 from semcom.data.synthetic import SYNTHETIC_CLASSES, make_pattern_images, synthetic_datasets
-from semcom.data.tensor_dataset import FirstN, ImageTensorDataset, take_first
+from semcom.data.tensor_dataset import FirstN, ImageTensorDataset, Picked, split_off, take_first
 from semcom.data.writers import (
     write_cifar_imagefolder,
     write_cifar_torchvision,
@@ -63,6 +64,7 @@ __all__ = [
     "DataUnavailableError",
     "DatasetInfo",
     "FirstN",
+    "Picked",
     "ImageFolderOptions",
     "ImageTensorDataset",
     "build_dataset",
@@ -81,6 +83,7 @@ __all__ = [
     "read_idx",
     "resolve_data_root",
     "synthetic_datasets",
+    "split_off",
     "take_first",
     "write_cifar_imagefolder",
     "write_cifar_torchvision",

@@ -114,3 +114,45 @@ def take_first(dataset: Any, n: int | None) -> Any:
     if isinstance(dataset, ImageTensorDataset):
         return ImageTensorDataset(dataset.images[:n], dataset.labels[:n], dataset.info)
     return FirstN(dataset, n)
+
+
+class Picked(Subset):
+    """The samples ``indices`` of any map-style data set, in that order, with the ``batch(index)``
+    fast path of the underlying set when it has one."""
+
+    def __init__(self, dataset: Dataset, indices: Tensor) -> None:
+        super().__init__(dataset, indices.tolist())
+        self._index = indices.to(torch.int64)
+
+    def batch(self, index: Tensor | Sequence[int]) -> tuple[Tensor, Tensor]:
+        """Inputs ``[B, ...]`` and targets for positions ``index`` of this subset."""
+        from semcom.data.batch import fetch_batch
+
+        return tuple(fetch_batch(self.dataset, self._index[torch.as_tensor(index)]))
+
+
+def split_off(dataset: Any, n: int, seed: int = 0) -> tuple[Any, Any]:
+    """``(rest, held_out)``: ``n`` samples of ``dataset`` drawn without replacement by a
+    permutation seeded with ``seed`` (held out, e.g. a validation split carved from a training
+    set), and the others in their original order. The draw depends only on ``len(dataset)``,
+    ``n`` and ``seed``.
+
+    >>> ds = ImageTensorDataset(torch.zeros(10, 1, 2, 2, dtype=torch.uint8), torch.arange(10))
+    >>> rest, held = split_off(ds, 3)
+    >>> len(rest), len(held), sorted(set(rest.labels.tolist()) | set(held.labels.tolist()))[-1]
+    (7, 3, 9)
+    """
+    total = len(dataset)
+    if not 0 < n < total:
+        raise ValueError(f"cannot hold out {n} of {total} samples: give 0 < n < {total}")
+    order = torch.randperm(total, generator=torch.Generator().manual_seed(seed))
+    held = order[:n].sort().values
+    keep = torch.ones(total, dtype=torch.bool)
+    keep[held] = False
+    rest = torch.nonzero(keep).flatten()
+    if isinstance(dataset, ImageTensorDataset):
+        return (
+            ImageTensorDataset(dataset.images[rest], dataset.labels[rest], dataset.info),
+            ImageTensorDataset(dataset.images[held], dataset.labels[held], dataset.info),
+        )
+    return Picked(dataset, rest), Picked(dataset, held)

@@ -11,7 +11,13 @@ from semcom.report.codec_design import (
     codec_design_rows,
     codec_design_table,
 )
-from semcom.report.tables import first_channel, markdown_table, snr_table, summary_rows
+from semcom.report.tables import (
+    first_channel,
+    markdown_table,
+    plateau_table,
+    snr_table,
+    summary_rows,
+)
 
 
 def write_report(
@@ -22,8 +28,10 @@ def write_report(
     records: list[dict[str, Any]],
     plots: list[Path],
     notes: list[str] | None = None,
+    phases: list[dict[str, Any]] | None = None,
 ) -> Path:
-    """Write the Markdown report of one run."""
+    """Write the Markdown report of one run (``phases``: the training phases, whose validation
+    curves are tabulated when they trained to a plateau)."""
     rows = summary_rows(records)
     snr = rows[0]["snr_db"] if rows else None
     device = rows[0]["device_profile"] if rows else None
@@ -62,6 +70,9 @@ def write_report(
     by_snr = snr_table(records)
     if by_snr:
         parts += ["## Accuracy against SNR", "", by_snr]
+    curves = plateau_table(phases or [])
+    if curves:
+        parts += ["## Training to a plateau (validation split)", "", curves, ""]
     for note in notes or []:
         parts += [f"- {note}"]
     if notes:

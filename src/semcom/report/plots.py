@@ -293,8 +293,38 @@ def by_channel(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
     }
 
 
-def all_plots(records: list[dict[str, Any]], out_dir: Path) -> list[Path]:
-    """Write every plot that applies to ``records`` into ``out_dir``; returns the files written.
+def validation_curves(phases: list[dict[str, Any]], path: Path) -> Path | None:
+    """The validation metric of every phase that trained to a plateau against its epochs, one
+    line per ``variant:stage``; a cross where the plateau rule stopped the phase. ``None`` when
+    no phase has a curve."""
+    curves = [p for p in phases if p.get("curve")]
+    if not curves:
+        return None
+    plt = _pyplot()
+    columns = 1 + len(curves) // 24
+    fig, ax = plt.subplots(figsize=(6 + 3.2 * columns, 4.5))
+    for phase in curves:
+        xs = [c["epoch"] for c in phase["curve"]]
+        ys = [100 * c["metric"] for c in phase["curve"]]
+        (line,) = ax.plot(xs, ys, "o-", ms=3, label=phase["phase"])
+        if phase.get("plateaued"):
+            ax.plot(xs[-1:], ys[-1:], "x", ms=9, mew=2, color=line.get_color())
+    ax.set_xlabel("epochs of the stage")
+    ax.set_ylabel("validation metric (points)")
+    ax.set_title("training to a plateau (x: stopped by the rule)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=columns, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def all_plots(
+    records: list[dict[str, Any]], out_dir: Path, phases: list[dict[str, Any]] | None = None
+) -> list[Path]:
+    """Write every plot that applies to ``records`` (and the validation curves of ``phases``)
+    into ``out_dir``; returns the files written.
 
     With several evaluation channels the SNR plots are drawn once per channel (file names end
     in the channel); the SNR-independent ones use the first channel's records."""
@@ -312,4 +342,5 @@ def all_plots(records: list[dict[str, Any]], out_dir: Path) -> list[Path]:
             accuracy_vs_snr(rs, out_dir / f"accuracy_vs_snr{suffix}.png"),
         ]
     made.append(device_cost(first, out_dir / "device_cost.png"))
+    made.append(validation_curves(phases or [], out_dir / "validation_curves.png"))
     return [p for p in made if p is not None]

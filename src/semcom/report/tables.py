@@ -151,3 +151,25 @@ def rich_table(rows: list[dict[str, Any]], title: str) -> Any:
     for c in cells:
         table.add_row(*c)
     return table
+
+
+def plateau_table(phases: list[dict[str, Any]]) -> str | None:
+    """A Markdown table of the phases that evaluated a validation curve: evaluations, epochs
+    trained, the first, best and last validation metric (points) and the gain over the last two
+    evaluations; ``None`` when no phase has a curve."""
+    rows = [p for p in phases if p.get("curve")]
+    if not rows:
+        return None
+    lines = [
+        "| phase | evaluations | epochs | first | best | last | last-two gain | stopped by |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for p in rows:
+        metric = [100 * c["metric"] for c in p["curve"]]
+        gain = f"{metric[-1] - metric[-3]:+.2f}" if len(metric) >= 3 else "–"
+        lines.append(
+            f"| {p['phase']} | {len(metric)} | {p['curve'][-1]['epoch']:.2f} | {metric[0]:.2f} "
+            f"| {max(metric):.2f} | {metric[-1]:.2f} | {gain} "
+            f"| {'plateau' if p.get('plateaued') else 'epochs'} |"
+        )
+    return "\n".join(lines)

@@ -14,7 +14,7 @@ a changed stage is trained again instead of silently reusing weights made by oth
 
 Networks run on ``device`` (batches are moved there; the permutations, SNR draws and RNG state
 stay on the CPU generator, so the CPU numbers do not depend on the device setting), optionally
-with mixed precision (``amp``, CUDA / MPS only).
+with mixed precision (``amp``, CUDA / MPS only; ``amp_cpu``: bfloat16 on the CPU).
 
 **Data-parallel training** (``torchrun``, DDP on gloo) computes what one process computes. Every
 step's global batch of ``batch_size`` samples is the one process's batch; rank ``r`` of ``W``
@@ -29,6 +29,7 @@ global batch and sliced the same way, and so is every per-sample draw of the sys
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import zlib
 from collections.abc import Callable, Sequence
@@ -51,6 +52,7 @@ from semcom.train.batchnorm import recalibrate_batchnorm
 from semcom.train.global_batchnorm import global_batchnorm
 from semcom.train.losses import TEACHER_TERMS, stage_loss
 from semcom.train.optim import OptimSpec, Schedule, build_optimizer
+from semcom.train.plateau import Plateau, validation_score
 from semcom.train.snr_sampling import sample_snr_db
 from semcom.train.teacher import Teacher, as_teacher, frozen_teacher
 
@@ -76,6 +78,9 @@ class Phase:
     snr_db: tuple[float, float] | None = None
     #: weights of a multi-task system's sub-task losses inside its ``task`` term (default 1).
     task_weights: dict[str, float] | None = None
+    #: stop early once the validation metric plateaus (:mod:`semcom.train.plateau`); ``epochs``
+    #: is then the most the phase trains.
+    plateau: Plateau | None = None
 
 
 @dataclass
@@ -83,7 +88,9 @@ class PhaseResult:
     """What a phase did: steps run, whether it was loaded from a finished checkpoint, the running
     means of its loss terms over its last epoch, and the task's metrics over the training batches
     of that epoch (``train_metrics``, by name; ``train_accuracy`` is their ``accuracy``, the
-    fraction of training samples classified right, when the task has one)."""
+    fraction of training samples classified right, when the task has one). With a plateau rule,
+    ``curve`` holds each validation evaluation (``{"epoch": ..., "metric": ...}``, epochs
+    fractional) and ``plateaued`` whether the rule stopped the phase before its ``epochs``."""
 
     name: str
     steps: int
@@ -92,6 +99,8 @@ class PhaseResult:
     terms: dict[str, float] = field(default_factory=dict)
     train_accuracy: float | None = None
     train_metrics: dict[str, float | None] = field(default_factory=dict)
+    curve: list[dict[str, float]] = field(default_factory=list)
+    plateaued: bool = False
 
 
 ProgressCallback = Callable[[int, int, dict[str, float]], None]
@@ -150,6 +159,24 @@ def checkpoint_paths(ckpt_dir: Path, phase: str, key: str | None) -> tuple[Path,
     return ckpt_dir / f"{stem}.safetensors", ckpt_dir / f"{stem}.progress.pt"
 
 
+def _curve_path(final: Path) -> Path:
+    """Where a finished phase keeps its validation curve and whether it plateaued."""
+    return final.with_suffix(".curve.json")
+
+
+def _finished(name: str, final: Path) -> PhaseResult:
+    """The result of a phase loaded from its finished checkpoint (with its stored curve)."""
+    stored = _curve_path(final)
+    kept = json.loads(stored.read_text()) if stored.exists() else {}
+    return PhaseResult(
+        name,
+        steps=0,
+        skipped=True,
+        curve=kept.get("curve", []),
+        plateaued=bool(kept.get("plateaued", False)),
+    )
+
+
 def train_phase(
     system: SplitSystem,
     phase: Phase,
@@ -165,9 +192,11 @@ def train_phase(
     ckpt_key: str | None = None,
     device: torch.device | None = None,
     amp: bool = False,
+    amp_cpu: bool = False,
     channels_last: bool = False,
     sync_batchnorm: bool = False,
     augment: Augment | None = None,
+    validation: Dataset | None = None,
 ) -> PhaseResult:
     """Train ``system`` for one phase, resuming or skipping from checkpoints in ``ckpt_dir``.
 
@@ -185,6 +214,7 @@ def train_phase(
         ckpt_key: the checkpoints' key (module docstring); ``None``: the phase name alone.
         device: where the system runs (it must be there already); ``None``: where it is.
         amp: mixed precision for the forward pass and the loss (CUDA / MPS only).
+        amp_cpu: bfloat16 autocast for the forward pass and the loss on the CPU.
         channels_last: run the phase's 4-D weights and image batches in the channels-last
             layout (faster convolutions; the weights are back in the default layout afterwards).
         sync_batchnorm: under DDP, batch norm over the global batch
@@ -192,12 +222,16 @@ def train_phase(
         augment: per-sample augmentation of the training inputs (:mod:`semcom.data.augment`);
             the batch-norm re-estimation after the phase sees augmented batches too (the
             statistics the network was trained with).
+        validation: the held-out samples that ``phase.plateau`` evaluates on (required with
+            it; evaluated in ``batch_size`` batches on every rank, so all ranks stop together).
     """
     ckpt_dir = Path(ckpt_dir)
     final, progress_path = checkpoint_paths(ckpt_dir, phase.name, ckpt_key)
     if final.exists():
         load_weights(system, final)
-        return PhaseResult(phase.name, steps=0, skipped=True)
+        return _finished(phase.name, final)
+    if phase.plateau is not None and validation is None:
+        raise ValueError(f"stage {phase.name!r} stops on a plateau but has no validation split")
 
     system.check_path(phase.path)
     n = len(dataset)  # type: ignore[arg-type]
@@ -216,6 +250,8 @@ def train_phase(
     schedule = Schedule(phase.schedule, optimizer, phase.lr, total_steps, steps_per_epoch)
     torch.manual_seed(seed + zlib.crc32(phase.name.encode()))
     start = 0
+    curve: list[dict[str, float]] = []
+    plateaued = False
     # a default teacher is the network at the start of the phase: taken before a resume loads
     # the interrupted phase's weights (the previous phases' checkpoints give the same start again)
     active_teacher = _teacher(system, phase, as_teacher(teacher))
@@ -228,6 +264,7 @@ def train_phase(
         schedule.load_state_dict(state.get("schedule", {}))
         torch.set_rng_state(state["rng"])
         start = int(state["step"])
+        curve = list(state.get("curve", []))
     run_on = device if device is not None else next(system.parameters()).device
     scaler = torch.amp.GradScaler("cuda") if amp and run_on.type == "cuda" else None
 
@@ -286,6 +323,7 @@ def train_phase(
                     "schedule": schedule.state_dict(),
                     "rng": torch.get_rng_state(),
                     "step": at,
+                    "curve": curve,
                 },
             )
 
@@ -321,7 +359,7 @@ def train_phase(
             index = index[rank::world]
             snr = snr[rank::world] if snr is not None else None
             schedule.before_step(step, epoch)
-            with share_of(global_batch), autocast(run_on, amp):
+            with share_of(global_batch), autocast(run_on, amp, cpu=amp_cpu):
                 x, y = fetch_batch(dataset, index)
                 x, y, snr = move_to((x, y, snr), device)
                 if augment is not None and augment.active:
@@ -347,6 +385,20 @@ def train_phase(
                     progress.update(output, y)
             if on_step is not None:
                 on_step(step + 1, total_steps, terms)
+            if phase.plateau is not None and (
+                (step + 1) % phase.plateau.steps_between(steps_per_epoch) == 0
+                or step + 1 == total_steps
+            ):
+                assert validation is not None
+                score = validation_score(system, validation, path=phase.path,
+                                         snr_db=phase.snr_db, batch_size=batch_size, seed=seed,
+                                         device=device)  # fmt: skip
+                apply_train_mode(system, phase.trainable)
+                curve.append({"epoch": (step + 1) / steps_per_epoch, "metric": score})
+                if phase.plateau.reached([c["metric"] for c in curve]) and step + 1 < total_steps:
+                    plateaued = True
+                    step += 1  # this step ran: the phase ends after it
+                    break
             if save_every and (step + 1) % save_every == 0 and step + 1 < total_steps:
                 checkpoint(step + 1)
     except KeyboardInterrupt:
@@ -370,6 +422,9 @@ def train_phase(
             augment=augment,
         )
     if distributed.is_main():
+        if phase.plateau is not None:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            _curve_path(final).write_text(json.dumps({"curve": curve, "plateaued": plateaued}))
         save_weights(system, final)
         progress_path.unlink(missing_ok=True)
     distributed.barrier()
@@ -380,12 +435,14 @@ def train_phase(
         train_accuracy = float(scores.double().mean()) if scores is not None else None
     return PhaseResult(
         phase.name,
-        steps=total_steps - start,
+        steps=(step if plateaued else total_steps) - start,
         skipped=False,
         resumed_from_step=start,
         terms={k: v / max(count, 1) for k, v in sums.items()},
         train_accuracy=train_accuracy,
         train_metrics=train_metrics,
+        curve=curve,
+        plateaued=plateaued,
     )
 
 
@@ -404,4 +461,13 @@ def phase_from_config(stage: Any) -> Phase:
         bn_batches=stage.bn_batches,
         snr_db=tuple(stage.snr_db) if stage.snr_db else None,
         task_weights=dict(stage.task_weights) if stage.task_weights else None,
+        plateau=plateau_from_config(stage.plateau),
     )
+
+
+def plateau_from_config(plateau: Any) -> Plateau | None:
+    """A :class:`Plateau` from a validated :class:`semcom.config.PlateauConfig` (its
+    ``min_gain`` in points, i.e. metric x 100) or ``None``."""
+    if plateau is None:
+        return None
+    return Plateau(every=plateau.every, min_gain=plateau.min_gain / 100.0, evals=plateau.evals)
