@@ -78,13 +78,15 @@ class RunResult:
 
 
 def apply_quick(cfg: ExperimentConfig) -> ExperimentConfig:
-    """The config ``--quick`` runs: the ``quick`` section's subsets, epoch cap, SNR points and
-    channel count applied."""
+    """The config ``--quick`` runs: the ``quick`` section's subsets (the validation split no
+    larger than the test subset), epoch cap, SNR points and channel count applied."""
     q = cfg.quick
     data = cfg.data.model_copy(
         update={
             "train_subset": min(cfg.data.train_subset or q.train_subset, q.train_subset),
             "test_subset": min(cfg.data.test_subset or q.test_subset, q.test_subset),
+            # a smoke run validates on as few samples as it tests on
+            "validation": min(cfg.data.validation, q.test_subset) if cfg.data.validation else None,
         }
     )
     backbone_train = cfg.train.backbone.model_copy(
