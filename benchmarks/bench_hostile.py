@@ -59,8 +59,8 @@ def crafted(good: Payload, lengths: list[int], rng: random.Random) -> bytes:
 async def answer(service: EdgeService, body: bytes, variant: str) -> str:
     """The server's path for one body: ``"ok"``, or the error kind it answers with."""
     try:
-        payload = service.parse(body)
-        chosen = service.select(payload, variant)
+        payload, named = service.parse(body)  # named: the model a compact payload's id names
+        chosen = service.select(payload, variant, named)
         service.check(chosen, payload)
         await service.compute(chosen, payload)
     except _Reject as rej:
