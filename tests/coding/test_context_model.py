@@ -152,3 +152,13 @@ def test_segment_coder_matches_a_plain_decode() -> None:
     dec.finish()
     with pytest.raises(ValueError, match="exceed"):
         coder.decoder(stream, 3).pop(0, 4)
+
+
+def test_likelihood_stays_float32_under_bfloat16_autocast(data) -> None:
+    model = trained(1, data[:32], steps=5)
+    u = (data[:4].float() + torch.rand(data[:4].shape) - 0.5).to(torch.bfloat16)
+    want = model.estimate_bits(u.float())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = model.estimate_bits(u)
+    assert got.dtype == torch.float32
+    assert torch.allclose(got, want, rtol=1e-6)

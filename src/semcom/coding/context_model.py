@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from semcom.accel import at_least_float32, full_precision
 from semcom.coding.ans import MAX_PRECISION
 from semcom.coding.ans_segments import SegmentCoder
 from semcom.coding.entropy_model import lower_bound, quantize_pmf
@@ -106,8 +107,13 @@ class ChannelContextEntropyModel(nn.Module):
 
     # ------------------------------------------------------------------ training
     def likelihood(self, u: torch.Tensor) -> torch.Tensor:
-        """Likelihood of symbol-domain ``u`` ``[B, C, *spatial]`` (module docstring), same shape."""
+        """Likelihood of symbol-domain ``u`` ``[B, C, *spatial]`` (module docstring), same shape;
+        computed in float32 or wider even under autocast."""
         self._check_input(u)
+        with full_precision(u.device):
+            return self._likelihood(at_least_float32(u))
+
+    def _likelihood(self, u: torch.Tensor) -> torch.Tensor:
         b, c = u.shape[:2]
         flat = u.reshape(b, c, -1)
         top = self.num_symbols - 1

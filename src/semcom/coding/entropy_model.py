@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from semcom.accel import at_least_float32, full_precision
 from semcom.coding.ans import MAX_PRECISION, CategoricalCoder
 
 
@@ -216,9 +217,13 @@ class FactorizedEntropyModel(nn.Module):
 
         ``F(u + 1/2) - F(u - 1/2)`` under the folded CDF (module docstring); equals the discrete
         pmf at integer ``u`` and is differentiable in ``u`` and the parameters. Values are floored
-        at ``likelihood_bound``.
+        at ``likelihood_bound``. Computed in float32 or wider even under autocast.
         """
         self._check_input(u)
+        with full_precision(u.device):
+            return self._likelihood(at_least_float32(u))
+
+    def _likelihood(self, u: torch.Tensor) -> torch.Tensor:
         shape = u.shape
         flat = u.transpose(0, 1).reshape(self.channels, -1)  # [C, N]
         n = flat.shape[1]
