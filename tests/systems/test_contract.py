@@ -126,6 +126,24 @@ def test_every_declared_path_trains(built) -> None:
         system(x, None, "no-such-path")
 
 
+def test_every_declared_path_trains_under_cpu_bfloat16_autocast(built) -> None:
+    """``train.amp_cpu`` runs training steps under bfloat16 autocast: every path must run there
+    and leave the system's buffers (running statistics, importance, tables) in their dtype."""
+    _, _, system, x, y = built
+    dtypes = {name: b.dtype for name, b in system.named_buffers()}
+    system.train()
+    for path in system.paths:
+        system.zero_grad()
+        extra = {"targets": y} if system.wants_targets else {}
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = system(x, torch.full((len(x),), 10.0), path, **extra)
+            loss = system.task_loss(out.output, y)
+        assert torch.isfinite(loss.float()), path
+        if loss.requires_grad:
+            loss.backward()
+    assert {name: b.dtype for name, b in system.named_buffers()} == dtypes
+
+
 def test_the_real_path_is_measured_with_costs_and_contract_records(built) -> None:
     _, _, system, x, y = built
     system.prepare_for_coding()

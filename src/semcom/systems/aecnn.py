@@ -244,7 +244,9 @@ class AECNN(BackboneSplitSystem):
         scaled, w = self.attention(feature)
         if self.training:
             with torch.no_grad():
-                self.importance.lerp_(sharded_batch.batch_mean(w), self.params.momentum)
+                self.importance.lerp_(
+                    sharded_batch.batch_mean(w).to(self.importance.dtype), self.params.momentum
+                )
                 # keep the frozen ranking in step, so eval-mode passes between stages (batch-norm
                 # recalibration, validation) select the channels training is using
                 self.global_index.copy_(self.importance.topk(self.params.k).indices.sort().values)
