@@ -30,23 +30,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import load_run_metrics, report  # noqa: E402
+from common import beyond_noise, load_run_metrics, report, standard_error  # noqa: E402
 
 MIN_RATIO = 256.0
 MAX_LOSS_POINTS = 2.0
 MAX_OFFLOAD_BITS = 4096
-
-
-def standard_error(p: float, n: int | None) -> float | None:
-    """Binomial standard error of an accuracy ``p`` measured on ``n`` samples."""
-    return math.sqrt(p * (1.0 - p) / n) if n else None
-
-
-def beyond_noise(a: dict[str, Any], b: dict[str, Any]) -> bool | None:
-    """Whether ``a`` is more accurate than ``b`` by more than their combined standard error."""
-    if a.get("accuracy_se") is None or b.get("accuracy_se") is None:
-        return None
-    return a["accuracy"] - b["accuracy"] > math.hypot(a["accuracy_se"], b["accuracy_se"])
 
 
 def variant_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ versions. Figures in the README come from these files, never from hand-written n
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import sys
@@ -106,3 +107,15 @@ def best_time(fn, *, repeat: int = 5, number: int = 1) -> float:
             fn()
         best = min(best, (time.perf_counter() - t0) / number)
     return best
+
+
+def standard_error(p: float, n: int | None) -> float | None:
+    """Binomial standard error of an accuracy ``p`` measured on ``n`` samples."""
+    return math.sqrt(p * (1.0 - p) / n) if n else None
+
+
+def beyond_noise(a: dict[str, Any], b: dict[str, Any]) -> bool | None:
+    """Whether ``a`` is more accurate than ``b`` by more than their combined standard error."""
+    if a.get("accuracy_se") is None or b.get("accuracy_se") is None:
+        return None
+    return a["accuracy"] - b["accuracy"] > math.hypot(a["accuracy_se"], b["accuracy_se"])

@@ -7,8 +7,11 @@ part of ``make bench``) and prints:
   and size per image, accuracy averaged over the SNR sweep per channel, the savings and the
   accuracy change, whether each design meets the targets (≥ 14 % fewer FLOPs, ≥ 55 % smaller,
   ≤ 3 points lost) and which one is chosen (the most accurate that meets them);
-* ``lssc_low_snr`` — per channel and SNR ≤ 0 dB: the chosen LSSC, the baseline UNet, the best
-  separate-coding MCS at that SNR and the capacity bound, all at the same channel uses;
+* ``lssc_vs_sscc`` — per channel and SNR of the whole sweep: the chosen LSSC, the baseline UNet,
+  the best separate-coding MCS at that SNR and the capacity bound, all at the same channel uses,
+  with binomial standard errors and the issue-16 duel targets: above separate coding (by more than
+  the combined standard error) at every SNR ≤ 5 dB, at most 1 point below it anywhere;
+  ``lssc_low_snr`` is its SNR ≤ 0 dB part (the issue-4 table);
 * ``lssc_cliff`` — per channel and system: the largest accuracy drop between neighbouring SNR
   points of the sweep (a cliff is a large drop over a few dB).
 
@@ -16,18 +19,25 @@ Codec costs depend on the architecture only, so records from a run that did not 
 completed by rebuilding each variant from the run's config (no weights needed).
 
 Run: ``.venv/bin/python benchmarks/lssc_targets.py [RUN_DIR]`` (default ``runs/lssc-cifar10``).
-Writes ``benchmarks/results/lssc_design.json``, ``lssc_low_snr.json`` and ``lssc_cliff.json``.
+Writes ``benchmarks/results/lssc_design.json``, ``lssc_vs_sscc.json``, ``lssc_low_snr.json`` and
+``lssc_cliff.json``.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+#: the issue-16 duel with separate coding: LSSC above it at every SNR up to this (dB) ...
+DUEL_ABOVE_MAX_SNR_DB = 5.0
+#: ... and at most this many points below it at any SNR
+DUEL_MAX_LOSS_POINTS = 1.0
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import load_run_metrics, report  # noqa: E402
+from common import beyond_noise, load_run_metrics, report, standard_error  # noqa: E402
 
 from semcom.config import load_yaml, parse_config  # noqa: E402
 from semcom.report.codec_design import (  # noqa: E402
@@ -61,6 +71,11 @@ def complete_costs(records: list[dict[str, Any]], run_dir: Path) -> None:
         r.update(costs[r["variant"]])
 
 
+def se(record: dict[str, Any]) -> float | None:
+    """Binomial standard error of a record's accuracy."""
+    return standard_error(record["accuracy"], record.get("samples"))
+
+
 def main(argv: list[str]) -> int:
     loaded = load_run_metrics(argv, "runs/lssc-cifar10", "lssc_cifar10.yaml")
     if loaded is None:
@@ -78,16 +93,18 @@ def main(argv: list[str]) -> int:
     rs = [r for r in records if r["device_profile"] == dev and r.get("channel_uses")]
     base = next((r["variant"] for r in rs if r["system"] == "unet"), None)
     pick = chosen["variant"] if chosen else None
-    low: list[dict[str, Any]] = []
+    duel: list[dict[str, Any]] = []
     by_point: dict[tuple[str, float], list[dict[str, Any]]] = defaultdict(list)
     for r in rs:
         by_point[(r["channel_label"], r["snr_db"])].append(r)
     for (channel, snr), group in sorted(by_point.items()):
-        if snr > 0:
-            continue
 
-        def acc(variant: str | None, group: list[dict[str, Any]] = group) -> float | None:
-            return next((r["accuracy"] for r in group if r["variant"] == variant), None)
+        def find(variant: str | None, group: list[dict[str, Any]] = group) -> dict | None:
+            return next((r for r in group if r["variant"] == variant), None)
+
+        def acc(variant: str | None) -> float | None:
+            r = find(variant)
+            return r["accuracy"] if r else None
 
         sscc = [r for r in group if r["system"] == "sscc"]
         best = max(sscc, key=lambda r: r["accuracy"]) if sscc else None
@@ -111,7 +128,33 @@ def main(argv: list[str]) -> int:
             and row["sscc_best"] is not None
             and row["lssc_chosen"] > row["sscc_best"]
         )
-        low.append(row)
+        mine = find(pick)
+        if mine is not None and best is not None:
+            a = {"accuracy": mine["accuracy"], "accuracy_se": se(mine)}
+            b = {"accuracy": best["accuracy"], "accuracy_se": se(best)}
+            row["gap_points"] = 100 * (a["accuracy"] - b["accuracy"])
+            row["combined_se_points"] = (
+                100 * math.hypot(a["accuracy_se"], b["accuracy_se"])
+                if a["accuracy_se"] is not None and b["accuracy_se"] is not None
+                else None
+            )
+            row["above_beyond_noise"] = beyond_noise(a, b)
+            floor = f">= -{DUEL_MAX_LOSS_POINTS} points"
+            row["target"] = "above" if snr <= DUEL_ABOVE_MAX_SNR_DB else floor
+            row["meets_target"] = (
+                bool(row["above_beyond_noise"])
+                if snr <= DUEL_ABOVE_MAX_SNR_DB
+                else row["gap_points"] >= -DUEL_MAX_LOSS_POINTS
+            )
+        duel.append(row)
+    met = [r.get("meets_target") for r in duel]
+    meta = {
+        "run_dir": str(run_dir),
+        "chosen": pick,
+        "all_targets_met": bool(met) and all(m is True for m in met),
+    }
+    report("lssc_vs_sscc", duel, meta)
+    low = [r for r in duel if r["snr_db"] <= 0]
     report("lssc_low_snr", low, {"run_dir": str(run_dir), "chosen": pick})
 
     series: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)

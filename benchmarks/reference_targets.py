@@ -14,12 +14,11 @@ Run: ``.venv/bin/python benchmarks/reference_targets.py [--cifar10 PATH]``. Writ
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
-from common import report
+from common import report, standard_error
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CIFAR10 = ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
@@ -55,7 +54,7 @@ def measure(name: str, config: str, cifar10: Path) -> dict[str, Any]:
         "reference": name,
         "test_images": n,
         "top1": round(p, 4),
-        "std_error": round(math.sqrt(p * (1 - p) / n), 4),
+        "std_error": round(standard_error(p, n), 4),
         "params": sum(t.numel() for t in system.parameters()),
     }
 
