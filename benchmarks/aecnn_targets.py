@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import beyond_noise, load_run_metrics, report, standard_error  # noqa: E402
+from common import beyond_noise, load_run_metrics, record_standard_error, report  # noqa: E402
 
 MIN_RATIO = 256.0
 MAX_LOSS_POINTS = 2.0
@@ -59,7 +59,7 @@ def variant_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "ratio_kind": r.get("ratio_kind"),
             "snr_db": r["snr_db"] if r.get("channel_uses") else None,  # analog: SNR-dependent
             "accuracy": r["accuracy"],
-            "accuracy_se": standard_error(r["accuracy"], r.get("samples")),
+            "accuracy_se": record_standard_error(r),
             "loss_points": 100.0 * (local - r["accuracy"]) if local is not None else None,
             "payload_bits": r.get("payload_bits"),
             "real_vs_estimate_plus_header": (

@@ -114,8 +114,20 @@ def standard_error(p: float, n: int | None) -> float | None:
     return math.sqrt(p * (1.0 - p) / n) if n else None
 
 
-def beyond_noise(a: dict[str, Any], b: dict[str, Any]) -> bool | None:
-    """Whether ``a`` is more accurate than ``b`` by more than their combined standard error."""
+def record_standard_error(record: dict[str, Any]) -> float | None:
+    """Binomial standard error of a ``metrics.json`` record's ``accuracy`` (over its
+    ``samples``)."""
+    return standard_error(record["accuracy"], record.get("samples"))
+
+
+def combined_se(a: dict[str, Any], b: dict[str, Any]) -> float | None:
+    """Standard error of ``a["accuracy"] - b["accuracy"]`` from their ``accuracy_se``."""
     if a.get("accuracy_se") is None or b.get("accuracy_se") is None:
         return None
-    return a["accuracy"] - b["accuracy"] > math.hypot(a["accuracy_se"], b["accuracy_se"])
+    return math.hypot(a["accuracy_se"], b["accuracy_se"])
+
+
+def beyond_noise(a: dict[str, Any], b: dict[str, Any]) -> bool | None:
+    """Whether ``a`` is more accurate than ``b`` by more than their combined standard error."""
+    se = combined_se(a, b)
+    return None if se is None else a["accuracy"] - b["accuracy"] > se

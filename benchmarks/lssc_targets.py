@@ -25,7 +25,6 @@ Writes ``benchmarks/results/lssc_design.json``, ``lssc_vs_sscc.json``, ``lssc_lo
 
 from __future__ import annotations
 
-import math
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -37,7 +36,13 @@ DUEL_ABOVE_MAX_SNR_DB = 5.0
 DUEL_MAX_LOSS_POINTS = 1.0
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import beyond_noise, load_run_metrics, report, standard_error  # noqa: E402
+from common import (  # noqa: E402
+    beyond_noise,
+    combined_se,
+    load_run_metrics,
+    record_standard_error,
+    report,
+)
 
 from semcom.config import load_yaml, parse_config  # noqa: E402
 from semcom.report.codec_design import (  # noqa: E402
@@ -69,11 +74,6 @@ def complete_costs(records: list[dict[str, Any]], run_dir: Path) -> None:
             system = build_system(r["system"], params, ctx)
             costs[r["variant"]] = system.codec_costs()  # type: ignore[attr-defined]
         r.update(costs[r["variant"]])
-
-
-def se(record: dict[str, Any]) -> float | None:
-    """Binomial standard error of a record's accuracy."""
-    return standard_error(record["accuracy"], record.get("samples"))
 
 
 def main(argv: list[str]) -> int:
@@ -130,14 +130,11 @@ def main(argv: list[str]) -> int:
         )
         mine = find(pick)
         if mine is not None and best is not None:
-            a = {"accuracy": mine["accuracy"], "accuracy_se": se(mine)}
-            b = {"accuracy": best["accuracy"], "accuracy_se": se(best)}
+            a = {"accuracy": mine["accuracy"], "accuracy_se": record_standard_error(mine)}
+            b = {"accuracy": best["accuracy"], "accuracy_se": record_standard_error(best)}
             row["gap_points"] = 100 * (a["accuracy"] - b["accuracy"])
-            row["combined_se_points"] = (
-                100 * math.hypot(a["accuracy_se"], b["accuracy_se"])
-                if a["accuracy_se"] is not None and b["accuracy_se"] is not None
-                else None
-            )
+            se = combined_se(a, b)
+            row["combined_se_points"] = None if se is None else 100 * se
             row["above_beyond_noise"] = beyond_noise(a, b)
             floor = f">= -{DUEL_MAX_LOSS_POINTS} points"
             row["target"] = "above" if snr <= DUEL_ABOVE_MAX_SNR_DB else floor

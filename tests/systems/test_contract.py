@@ -108,14 +108,19 @@ def test_task_and_transport_are_declared_and_describe_is_json(built) -> None:
     )
 
 
+def _training_step(system, x, y, path: str):
+    """One training-mode forward of ``path`` at 10 dB and its task loss: ``(output, loss)``."""
+    system.zero_grad()
+    system.train()
+    extra = {"targets": y} if system.wants_targets else {}
+    out = system(x, torch.full((len(x),), 10.0), path, **extra)
+    return out, system.task_loss(out.output, y)
+
+
 def test_every_declared_path_trains(built) -> None:
     _, _, system, x, y = built
     for path in system.paths:
-        system.zero_grad()
-        system.train()
-        extra = {"targets": y} if system.wants_targets else {}
-        out = system(x, torch.full((len(x),), 10.0), path, **extra)
-        loss = system.task_loss(out.output, y)
+        out, loss = _training_step(system, x, y, path)
         assert loss.dim() == 0 and torch.isfinite(loss), path
         if loss.requires_grad:
             loss.backward()
@@ -131,13 +136,9 @@ def test_every_declared_path_trains_under_cpu_bfloat16_autocast(built) -> None:
     and leave the system's buffers (running statistics, importance, tables) in their dtype."""
     _, _, system, x, y = built
     dtypes = {name: b.dtype for name, b in system.named_buffers()}
-    system.train()
     for path in system.paths:
-        system.zero_grad()
-        extra = {"targets": y} if system.wants_targets else {}
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            out = system(x, torch.full((len(x),), 10.0), path, **extra)
-            loss = system.task_loss(out.output, y)
+            _, loss = _training_step(system, x, y, path)
         assert torch.isfinite(loss.float()), path
         if loss.requires_grad:
             loss.backward()
