@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
 import yaml
 from typer.testing import CliRunner
 
@@ -93,3 +94,70 @@ def test_reuse_of_a_missing_run_names_the_field(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "train.reuse" in result.output and "backbone" not in result.output  # before training
     assert "expected a `semcom run` directory" in " ".join(result.output.split())
+
+
+def _run_config(tmp_path: Path, name: str, train: dict, systems: list[dict]):
+    cfg = {**BASE, "systems": systems, "train": {**BASE["train"], **train}}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / name)])
+
+
+def test_start_from_continues_a_stored_variant_and_keys_its_checkpoints(tmp_path: Path) -> None:
+    from semcom.storage.store import load_system
+
+    variant = {"name": "quantized-split", "channels": 2, "bits": 2}
+    vid, new = "quantized-split_bits=2_channels=2", "quantized-split_bits=2_channels=4"
+    _run(tmp_path, "first", [variant])
+    stored = load_system(tmp_path / "first" / "models" / f"{vid}.safetensors").system
+    no_stages = _run_config(
+        tmp_path, "same", {"stages": [], "start_from": str(tmp_path / "first")}, [variant]
+    )
+    assert no_stages.exit_code == 0, no_stages.output
+    same = load_system(tmp_path / "same" / "models" / f"{vid}.safetensors").system
+    for name, tensor in stored.state_dict().items():  # nothing trains: the stored model itself
+        assert torch.equal(tensor, same.state_dict()[name]), name
+
+    longer = _run_config(
+        tmp_path,
+        "longer",
+        {"start_from": str(tmp_path / "first")},
+        [variant, {"name": "quantized-split", "channels": 4, "bits": 2}],
+    )
+    assert longer.exit_code == 0, longer.output
+    assert f"{new}: not in" in longer.output  # a variant the stored run lacks starts seeded
+    trained = load_system(tmp_path / "longer" / "models" / f"{vid}.safetensors").system
+    encoder = [n for n in stored.state_dict() if n.startswith("encoder") and "weight" in n]
+    assert encoder and any(
+        not torch.equal(stored.state_dict()[n], trained.state_dict()[n]) for n in encoder
+    )
+    # the stage's checkpoint key chains the stored model: a plain run of the same stage differs
+    plain = {p.name for p in (tmp_path / "first" / "checkpoints" / vid).glob("c-*.safetensors")}
+    started = {p.name for p in (tmp_path / "longer" / "checkpoints" / vid).glob("c-*.safetensors")}
+    assert plain and started and not plain & started
+
+    # a run reusing the started run checks the same chain and reuses it
+    again = _run_config(
+        tmp_path,
+        "again",
+        {"start_from": str(tmp_path / "first"), "reuse": str(tmp_path / "longer")},
+        [variant],
+    )
+    assert again.exit_code == 0, again.output
+    assert f"{vid}: reused from" in again.output
+
+
+def test_start_from_refuses_a_missing_run_and_a_model_of_other_parameters(tmp_path: Path) -> None:
+    variant = {"name": "quantized-split", "channels": 2, "bits": 2}
+    missing = _run_config(tmp_path, "missing", {"start_from": str(tmp_path / "nowhere")}, [variant])
+    assert missing.exit_code == 2 and "train.start_from" in missing.output
+    _run(tmp_path, "first", [variant])
+    models = tmp_path / "first" / "models"
+    other = models / "quantized-split_bits=2_channels=2.safetensors"
+    _run(tmp_path, "wide", [{"name": "quantized-split", "channels": 4, "bits": 2}])
+    wide = tmp_path / "wide" / "models" / "quantized-split_bits=2_channels=4.safetensors"
+    other.write_bytes(wide.read_bytes())
+    bad = _run_config(tmp_path, "bad", {"start_from": str(tmp_path / "first")}, [variant])
+    assert bad.exit_code == 2
+    assert "train.start_from" in bad.output
+    assert "not quantized-split_bits=2_channels=2" in bad.output

@@ -99,4 +99,3 @@ def full_precision(device: torch.device) -> Iterator[None]:
 def at_least_float32(x: torch.Tensor) -> torch.Tensor:
     """``x`` as float32 when it is a float16 / bfloat16 tensor, else unchanged."""
     return x.float() if x.is_floating_point() and x.element_size() < 4 else x
-

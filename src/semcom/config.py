@@ -256,6 +256,13 @@ class TrainConfig(_Section):
         "that run trained it under the same settings (data, backbone, teacher, seed, stages), "
         "any other trains here",
     )
+    start_from: str | None = Field(
+        None,
+        description="a `semcom run` directory or semcom:NAME whose stored variants the variants "
+        "of the same id start their stages from (every weight: backbone parts, codec, coder "
+        "tables) instead of their seeded initial weights; the teacher stays what train.teacher "
+        "names; the stored model's checksum enters the checkpoint keys",
+    )
     amp: bool = Field(
         False, description="mixed precision (autocast) on CUDA / MPS; ignored on the CPU"
     )

@@ -200,6 +200,7 @@ def _run_experiment(
     systems = [_build_variant(v, ctx, cfg.seed) for v in variants]
     _checks(cfg, systems, ctx)
     reuse = _reuse_source(cfg)
+    start_dir = _start_from_dir(cfg)
 
     phases: list[dict[str, Any]] = []
 
@@ -219,8 +220,9 @@ def _run_experiment(
         vid = variant_id(variant)
         system.load_backbone_state(backbone_state)
         system.to(device)
-        plan, rate_weight = _stage_plan(cfg, variant, system)
-        if plan and _reuse(reuse, system, vid, _trained_key(cfg, variant, plan), log):
+        start = _start_model(start_dir, cfg.train.start_from, vid, log)
+        plan, rate_weight = _stage_plan(cfg, variant, system, start)
+        if plan and _reuse(reuse, system, vid, _trained_key(cfg, variant, plan, start), log):
             report_phase(f"{vid}:reused", PhaseResult("reused", steps=0, skipped=True))
         else:
             _train_variant(
@@ -228,6 +230,7 @@ def _run_experiment(
                 system,
                 vid,
                 plan,
+                start,
                 train_set,
                 ckpt_root,
                 device,
@@ -287,29 +290,44 @@ def _training_inputs(
         yield x if device is None else x.to(device)
 
 
-def _variant_key(cfg: ExperimentConfig, variant: dict[str, Any]) -> str:
+@dataclass(frozen=True)
+class _StartModel:
+    """The stored model a variant starts its stages from (``train.start_from``)."""
+
+    path: Path
+    sha256: str
+
+
+def _variant_key(
+    cfg: ExperimentConfig, variant: dict[str, Any], start: _StartModel | None = None
+) -> str:
     """Digest of what a variant's training starts from (data, backbone, teacher, seed, the
-    variant's parameters); each stage chains its own settings onto it (:func:`_stage_plan`)."""
-    return _digest(
-        {
-            "variant": variant,
-            "data": _data_key(cfg, {"name", "root", "train_subset"}),
-            "backbone": cfg.backbone.model_dump(),
-            "backbone_training": _optim_key(cfg.train.backbone),
-            "teacher": cfg.train.teacher.model_dump(),
-            "seed": cfg.seed,
-            "init": "variant-seeded",  # initial weights from variant_seed (not the build order)
-        }
-    )
+    variant's parameters, and the stored model's checksum when ``train.start_from`` gives one);
+    each stage chains its own settings onto it (:func:`_stage_plan`)."""
+    settings = {
+        "variant": variant,
+        "data": _data_key(cfg, {"name", "root", "train_subset"}),
+        "backbone": cfg.backbone.model_dump(),
+        "backbone_training": _optim_key(cfg.train.backbone),
+        "teacher": cfg.train.teacher.model_dump(),
+        "seed": cfg.seed,
+        "init": "variant-seeded",  # initial weights from variant_seed (not the build order)
+    }
+    if start is not None:  # only then, so that every other key stays what it was
+        settings["init"] = {"start_from": start.sha256}
+    return _digest(settings)
 
 
 def _stage_plan(
-    cfg: ExperimentConfig, variant: dict[str, Any], system: SplitSystem
+    cfg: ExperimentConfig,
+    variant: dict[str, Any],
+    system: SplitSystem,
+    start: _StartModel | None = None,
 ) -> tuple[list[tuple[Phase, str]], float | None]:
     """The phases that train ``system`` under ``cfg``, each with its checkpoint key (a digest of
     everything that made it: the variant's start and every phase up to this one), and the rate
     weight of the last stage that sets one."""
-    key = _variant_key(cfg, variant)
+    key = _variant_key(cfg, variant, start)
     plan: list[tuple[Phase, str]] = []
     rate_weight: float | None = None
     for stage_entry in cfg.train.stages:
@@ -324,10 +342,60 @@ def _stage_plan(
 
 
 def _trained_key(
-    cfg: ExperimentConfig, variant: dict[str, Any], plan: list[tuple[Phase, str]]
+    cfg: ExperimentConfig,
+    variant: dict[str, Any],
+    plan: list[tuple[Phase, str]],
+    start: _StartModel | None = None,
 ) -> str:
     """The key of a variant once ``plan`` has trained it (its start's key if nothing trains)."""
-    return plan[-1][1] if plan else _variant_key(cfg, variant)
+    return plan[-1][1] if plan else _variant_key(cfg, variant, start)
+
+
+def _start_from_dir(cfg: ExperimentConfig) -> Path | None:
+    """Resolve ``train.start_from`` before anything trains, so a wrong one fails at once."""
+    if cfg.train.start_from is None:
+        return None
+    try:
+        return resolve_run_dir(cfg.train.start_from, "train.start_from")
+    except WeightsError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _start_model(
+    run_dir: Path | None, spec: str | None, vid: str, log: Callable[[str], None]
+) -> _StartModel | None:
+    """The stored model of ``vid`` in the ``train.start_from`` run (checksum-verified when
+    shipped); ``None`` when no start is set or that run lacks the variant (it starts from its
+    seeded weights, and the log says so)."""
+    if run_dir is None:
+        return None
+    path = run_dir / "models" / f"{vid}.safetensors"
+    if not path.is_file():
+        log(f"{vid}: not in {spec}; it starts from its seeded weights")
+        return None
+    try:
+        return _StartModel(path, sha256_file(check_shipped(path, "train.start_from")))
+    except WeightsError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _load_start(system: SplitSystem, start: _StartModel, vid: str) -> None:
+    """Load every weight of the stored model ``start`` (backbone parts, codec, coder tables)
+    into ``system``; the stored variant must have the same parameters."""
+    field = f"train.start_from: {start.path}"
+    try:
+        stored = load_system(start.path)
+    except StoreError as exc:
+        raise ConfigError(f"train.start_from: {exc}") from None
+    mine = system.params.model_dump(by_alias=True, mode="json")
+    if stored.system.name != system.name or stored.params != mine:
+        raise ConfigError(
+            f"{field}: stores {stored.system.name} {stored.params}, not {vid} ({mine})"
+        )
+    try:
+        system.load_state_dict(stored.system.state_dict())
+    except RuntimeError as exc:
+        raise ConfigError(f"{field}: does not fit {vid}: {exc}") from None
 
 
 def _train_variant(
@@ -335,6 +403,7 @@ def _train_variant(
     system: SplitSystem,
     vid: str,
     plan: list[tuple[Phase, str]],
+    start: _StartModel | None,
     train_set: Any,
     ckpt_root: Path,
     device: torch.device | None,
@@ -342,8 +411,9 @@ def _train_variant(
     report_phase: Callable[[str, PhaseResult], None],
     validation: Any = None,
 ) -> None:
-    """Run ``plan`` on ``system`` (checkpointed under ``ckpt_root / vid``, resumable);
-    ``validation``: the split that plateau-stopped stages evaluate on."""
+    """Run ``plan`` on ``system`` (checkpointed under ``ckpt_root / vid``, resumable), first
+    loading ``start``'s weights when ``train.start_from`` gives it; ``validation``: the split
+    that plateau-stopped stages evaluate on."""
     # every distill term of this variant learns from the teacher built now, right after the
     # backbone weights are loaded (train.teacher; by default the unsplit network as loaded,
     # not the system's bypass path at the start of a later stage: see semcom.train.teacher)
@@ -353,6 +423,9 @@ def _train_variant(
             teacher = build_teacher(cfg.train.teacher, system).to(device)
         except (TeacherError, ValueError) as exc:
             raise ConfigError(f"train.teacher: {exc}") from None
+    if start is not None:  # after the teacher: it stays what train.teacher names, not the start
+        _load_start(system, start, vid)
+        system.to(device)
     for phase, key in plan:
         result = train_phase(
             system,
@@ -417,8 +490,14 @@ def _reuse(
     if variant is None or not path.is_file():
         log(f"{vid}: not in {source.spec}; training it here")
         return False
-    stored_plan, _ = _stage_plan(source.cfg, variant, system)
-    if _trained_key(source.cfg, variant, stored_plan) != key:
+    try:  # the stored run's own start, when it began from another run's model
+        stored_start = _start_model(_start_from_dir(source.cfg), None, vid, lambda _: None)
+    except ConfigError:  # only raised when that run names a start_from
+        log(f"{vid}: {source.spec} started it from {source.cfg.train.start_from}, which is not "
+            "here; training it here")  # fmt: skip
+        return False
+    stored_plan, _ = _stage_plan(source.cfg, variant, system, stored_start)
+    if _trained_key(source.cfg, variant, stored_plan, stored_start) != key:
         log(f"{vid}: {source.spec} trained it under other settings (data, backbone, stages); "
             "training it here")  # fmt: skip
         return False

@@ -146,7 +146,6 @@ def test_likelihood_is_continuous_across_edges_and_differentiable() -> None:
     assert all(p.grad is not None for p in model.parameters())
 
 
-
 def test_likelihood_stays_float32_under_bfloat16_autocast() -> None:
     """Mixed-precision training (``train.amp_cpu``) must not coarsen the rate term: the matmuls
     of the density would otherwise run in bfloat16 (about 3 significant digits)."""
@@ -161,6 +160,7 @@ def test_likelihood_stays_float32_under_bfloat16_autocast() -> None:
     # a bfloat16 input is taken as its own value, coded at full precision from there
     want_bf16 = model.estimate_bits(u.to(torch.bfloat16).float())
     assert torch.allclose(from_bf16, want_bf16, rtol=1e-6)
+
 
 def test_training_approaches_empirical_entropy(trained) -> None:
     data = synthetic_latents(20_000, seed=2).round()
