@@ -110,13 +110,18 @@ def test_start_from_continues_a_stored_variant_and_keys_its_checkpoints(tmp_path
     vid, new = "quantized-split_bits=2_channels=2", "quantized-split_bits=2_channels=4"
     _run(tmp_path, "first", [variant])
     stored = load_system(tmp_path / "first" / "models" / f"{vid}.safetensors").system
-    no_stages = _run_config(
-        tmp_path, "same", {"stages": [], "start_from": str(tmp_path / "first")}, [variant]
+    still = {**BASE["train"]["stages"][0], "lr": 1e-12}  # type: ignore[index]
+    barely = _run_config(
+        tmp_path,
+        "same",
+        {"stages": [still], "start_from": str(tmp_path / "first")},
+        [variant, {"name": "local"}],
     )
-    assert no_stages.exit_code == 0, no_stages.output
+    assert barely.exit_code == 0, barely.output
     same = load_system(tmp_path / "same" / "models" / f"{vid}.safetensors").system
-    for name, tensor in stored.state_dict().items():  # nothing trains: the stored model itself
-        assert torch.equal(tensor, same.state_dict()[name]), name
+    for name, tensor in stored.named_parameters():  # a step of 1e-12: the stored model itself
+        assert torch.allclose(tensor, dict(same.named_parameters())[name], atol=1e-8), name
+    assert "local: not in" not in barely.output  # nothing to train: not started from a model
 
     longer = _run_config(
         tmp_path,

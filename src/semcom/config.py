@@ -258,10 +258,10 @@ class TrainConfig(_Section):
     )
     start_from: str | None = Field(
         None,
-        description="a `semcom run` directory or semcom:NAME whose stored variants the variants "
-        "of the same id start their stages from (every weight: backbone parts, codec, coder "
-        "tables) instead of their seeded initial weights; the teacher stays what train.teacher "
-        "names; the stored model's checksum enters the checkpoint keys",
+        description="a `semcom run` directory or semcom:NAME: each variant with stages that is "
+        "stored there starts them from the stored model (every weight: backbone parts, codec, "
+        "coder tables) instead of its seeded initial weights; the teacher stays what "
+        "train.teacher names; the stored model's checksum enters the checkpoint keys",
     )
     amp: bool = Field(
         False, description="mixed precision (autocast) on CUDA / MPS; ignored on the CPU"

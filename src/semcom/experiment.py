@@ -220,7 +220,10 @@ def _run_experiment(
         vid = variant_id(variant)
         system.load_backbone_state(backbone_state)
         system.to(device)
-        start = _start_model(start_dir, cfg.train.start_from, vid, log)
+        plan, _ = _stage_plan(cfg, variant, system)
+        # only a variant with stages to train starts from a stored model (`local` stays this
+        # run's network, not the stored run's)
+        start = _start_model(start_dir, cfg.train.start_from, vid, log) if plan else None
         plan, rate_weight = _stage_plan(cfg, variant, system, start)
         if plan and _reuse(reuse, system, vid, _trained_key(cfg, variant, plan, start), log):
             report_phase(f"{vid}:reused", PhaseResult("reused", steps=0, skipped=True))
