@@ -7,6 +7,10 @@ version, and whatever small JSON facts the loader adds: :func:`cached_extra`). `
 derived from the source's path, size and modification time, so a changed source is decoded
 again. Entries appear atomically (built in a temporary directory, then renamed); a cache that
 cannot be written or read is skipped with a warning, never an error.
+
+:class:`DecodedSplits` is the classification layout; :func:`save_arrays` / :func:`load_arrays`
+store any named set of arrays the same way (the multi-task loaders' images, masks and packed
+boxes).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,20 +83,35 @@ def cache_entry(name: str, key: str, cache_dir: Path | None = None) -> Path:
     return (cache_dir or default_cache_dir()) / "decoded" / f"{name}-{key}"
 
 
-def load_cached(entry: Path) -> DecodedSplits | None:
-    """The cached arrays in ``entry``, or ``None`` if absent, stale or unreadable."""
+def load_arrays(
+    entry: Path, names: Sequence[str]
+) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+    """The arrays ``names`` of ``entry`` and its ``meta.json``, or ``None`` if absent, stale
+    (another :data:`CACHE_VERSION`) or unreadable (with a warning)."""
     meta_path = entry / "meta.json"
     if not meta_path.is_file():
         return None
     try:
         meta = json.loads(meta_path.read_text())
-        if meta.get("version") != CACHE_VERSION:
+        if not isinstance(meta, dict) or meta.get("version") != CACHE_VERSION:
             return None
-        arrays = {k: np.load(entry / f"{k}.npy", allow_pickle=False) for k in _ARRAYS}
+        return {k: np.load(entry / f"{k}.npy", allow_pickle=False) for k in names}, meta
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable cache %s: %s", entry, exc)
+        return None
+
+
+def load_cached(entry: Path) -> DecodedSplits | None:
+    """The cached arrays in ``entry``, or ``None`` if absent, stale or unreadable."""
+    loaded = load_arrays(entry, _ARRAYS)
+    if loaded is None:
+        return None
+    arrays, meta = loaded
+    try:
         splits = DecodedSplits(**arrays, classes=tuple(meta["classes"]))
         splits.check(str(entry))
         return splits
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         log.warning("ignoring unreadable cache %s: %s", entry, exc)
         return None
 
@@ -106,13 +125,14 @@ def cached_extra(entry: Path) -> dict[str, Any]:
     return extra if isinstance(extra, dict) else {}
 
 
-def save_cached(
-    entry: Path, splits: DecodedSplits, source: str, extra: Mapping[str, Any] | None = None
+def save_arrays(
+    entry: Path,
+    arrays: Mapping[str, np.ndarray],
+    source: str,
+    meta: Mapping[str, Any] | None = None,
 ) -> bool:
-    """Write ``splits`` to ``entry`` atomically; ``False`` (and a warning) if that fails.
-
-    ``extra`` (JSON) is stored in ``meta.json`` and read back by :func:`cached_extra`.
-    """
+    """Write ``arrays`` (``<name>.npy`` each) and ``meta.json`` (``version``, ``source`` and the
+    JSON ``meta``) to ``entry`` atomically; ``False`` (and a warning) if that fails."""
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=entry.parent, prefix=f".{entry.name}."))
@@ -120,12 +140,10 @@ def save_cached(
         log.warning("cannot write the decoded cache under %s: %s", entry.parent, exc)
         return False
     try:
-        for k in _ARRAYS:
-            np.save(tmp / f"{k}.npy", np.ascontiguousarray(getattr(splits, k)), allow_pickle=False)
-        meta = {"version": CACHE_VERSION, "classes": list(splits.classes), "source": source}
-        if extra:
-            meta["extra"] = dict(extra)
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        for k, array in arrays.items():
+            np.save(tmp / f"{k}.npy", np.ascontiguousarray(array), allow_pickle=False)
+        content = {"version": CACHE_VERSION, **(meta or {}), "source": source}
+        (tmp / "meta.json").write_text(json.dumps(content, indent=1))
         if entry.exists():  # someone else finished first, or a stale entry: replace it
             shutil.rmtree(entry, ignore_errors=True)
         os.replace(tmp, entry)
@@ -136,3 +154,16 @@ def save_cached(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def save_cached(
+    entry: Path, splits: DecodedSplits, source: str, extra: Mapping[str, Any] | None = None
+) -> bool:
+    """Write ``splits`` to ``entry`` atomically; ``False`` (and a warning) if that fails.
+
+    ``extra`` (JSON) is stored in ``meta.json`` and read back by :func:`cached_extra`.
+    """
+    meta: dict[str, Any] = {"classes": list(splits.classes)}
+    if extra:
+        meta["extra"] = dict(extra)
+    return save_arrays(entry, {k: getattr(splits, k) for k in _ARRAYS}, source, meta)
