@@ -11,6 +11,13 @@ Metrics from torchmetrics' :class:`~torchmetrics.detection.MeanAveragePrecision`
 ``faster_coco_eval`` backend (pycocotools returns -1 for non-default max-detection settings):
 ``map`` (IoU 0.50:0.95), ``map_50``, ``map_75``; a metric COCO cannot define (no ground truth)
 is ``None``. A late or undelivered sample predicts no box.
+
+Targets may carry two optional keys (:mod:`semcom.data.multitask`): ``difficult`` (bool ``[m]``,
+Pascal VOC's flag) — those objects are neither required nor penalised: they go to COCO's
+evaluation as crowd regions (``iscrowd``), so a missed one is no false negative and a detection on
+one no false positive (COCO matches crowds by intersection over the detection's area, VOC by
+IoU: a near-identical rule) — and ``has_boxes`` (bool, 0-d) — ``False`` marks an image without
+detection labels, which is left out of the metrics altogether (its predictions count nowhere).
 """
 
 from __future__ import annotations
@@ -52,6 +59,17 @@ def _cpu(d: Mapping[str, torch.Tensor], keys: tuple[str, ...]) -> dict[str, torc
     return out
 
 
+def _truth(d: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A target for torchmetrics: boxes, labels and ``iscrowd`` (= ``difficult``, if given)."""
+    out = _cpu(d, ("boxes", "labels"))
+    if "difficult" in d:
+        crowd = d["difficult"].detach().cpu().reshape(-1).long()
+        if len(crowd) != len(out["labels"]):
+            raise TaskError(f"{len(crowd)} difficult flags for {len(out['labels'])} boxes")
+        out["iscrowd"] = crowd
+    return out
+
+
 class DetectionEvaluator(Evaluator):
     """``map``, ``map_50``, ``map_75`` over every sample added (module docstring).
 
@@ -66,6 +84,7 @@ class DetectionEvaluator(Evaluator):
     def reset(self) -> None:
         self._preds: list[dict[str, torch.Tensor]] = []
         self._targets: list[dict[str, torch.Tensor]] = []
+        self._labelled: list[bool] = []  # False: the image has no detection labels (left out)
         self._cache: dict[bytes, Metrics] = {}
 
     def update(self, output: Any, targets: Any, delivered: torch.Tensor | None = None) -> None:
@@ -78,7 +97,8 @@ class DetectionEvaluator(Evaluator):
             self._preds.append(
                 _cpu(p, ("boxes", "scores", "labels")) if arrived else empty_detection()
             )
-            self._targets.append(_cpu(t, ("boxes", "labels")))
+            self._targets.append(_truth(t))
+            self._labelled.append(bool(t["has_boxes"]) if "has_boxes" in t else True)
         self._cache.clear()
 
     @property
@@ -104,7 +124,10 @@ class DetectionEvaluator(Evaluator):
                 p if k else empty_detection()
                 for p, k in zip(self._preds, keep.tolist(), strict=True)
             ]
-            metric.update(preds, self._targets)
+            used = [i for i, labelled in enumerate(self._labelled) if labelled]
+            if not used:
+                return dict.fromkeys(METRICS)
+            metric.update([preds[i] for i in used], [self._targets[i] for i in used])
             result = metric.compute()
             values: Metrics = {}
             for name in METRICS:
