@@ -12,6 +12,8 @@
   (decoded once, cached as ``.npy``);
 * :func:`load_image_folder`: any class-folder set (or a ``.tar.gz`` of one), resized to one size,
   grey or RGB, decoded once and cached as ``.npy``;
+* detection + segmentation sets: items and batches of a :class:`MultiTaskTensorDataset`
+  (:mod:`semcom.data.multitask`, which also makes the generated ``synthetic-multitask`` set);
 * :func:`describe_dataset`: what a loaded set holds, in a few lines;
 * writers of generated data in those real formats (:mod:`semcom.data.writers`), for tests.
 """
@@ -29,6 +31,11 @@ from semcom.data.idx import read_idx, write_idx
 from semcom.data.image_folder import ImageFolderOptions, load_image_folder, prepare_image_folder
 from semcom.data.info import IGNORE_INDEX, DatasetInfo, TaskSpec
 from semcom.data.mnist import MNIST_CLASSES, ensure_mnist, load_mnist
+from semcom.data.multitask import (
+    MultiTaskTensorDataset,
+    multitask_info,
+    synthetic_multitask_datasets,
+)
 from semcom.data.paths import DATA_ENV, default_cache_dir, default_data_root, resolve_data_root
 from semcom.data.registry import DATASET_NAMES, DATASET_OPTIONS, build_dataset
 from semcom.data.summary import describe_dataset
@@ -59,6 +66,7 @@ __all__ = [
     "DEBIAN_FASHION_MNIST_DIR",
     "FASHION_MNIST_CLASSES",
     "MNIST_CLASSES",
+    "MultiTaskTensorDataset",
     "SYNTHETIC_CLASSES",
     "DataFormatError",
     "DataUnavailableError",
@@ -79,10 +87,12 @@ __all__ = [
     "load_image_folder",
     "load_mnist",
     "make_pattern_images",
+    "multitask_info",
     "prepare_image_folder",
     "read_idx",
     "resolve_data_root",
     "synthetic_datasets",
+    "synthetic_multitask_datasets",
     "split_off",
     "take_first",
     "write_cifar_imagefolder",

@@ -13,6 +13,7 @@ from semcom.data.fashion_mnist import load_fashion_mnist
 from semcom.data.image_folder import load_image_folder
 from semcom.data.info import DatasetInfo
 from semcom.data.mnist import load_mnist
+from semcom.data.multitask import synthetic_multitask_datasets
 from semcom.data.segmentation import synthetic_segmentation_datasets
 from semcom.data.synthetic import synthetic_datasets
 
@@ -28,6 +29,7 @@ _LOADERS: dict[str, Loader] = {
     "synthetic-clips": lambda root: synthetic_clip_datasets(),
     "mnist": load_mnist,
     "image-folder": load_image_folder,
+    "synthetic-multitask": lambda root: synthetic_multitask_datasets(),
 }
 #: The keyword options each set takes (``data`` options of a config); the others take none.
 DATASET_OPTIONS: dict[str, tuple[str, ...]] = {
@@ -69,13 +71,18 @@ def build_dataset(
     * ``synthetic-detection``: 2 000 / 400 generated RGB ``3×32×32`` images of one to three
       shapes with their boxes, 3 classes (:mod:`semcom.data.detection`; ``root`` is ignored);
     * ``synthetic-clips``: 1 600 / 320 generated grey ``1×8×16×16`` clips of a square moving in
-      one of 4 directions (:mod:`semcom.data.clips`; ``root`` is ignored).
+      one of 4 directions (:mod:`semcom.data.clips`; ``root`` is ignored);
+    * ``synthetic-multitask``: 2 000 / 400 generated RGB ``3×64×64`` scenes of one to four shapes
+      on a textured background, with masks (6 classes) and boxes (5 classes) from the same drawing
+      (:mod:`semcom.data.multitask`; ``root`` is ignored).
 
     Classification sets are :class:`~semcom.data.tensor_dataset.ImageTensorDataset` (uint8 in
     memory, float ``[0, 1]`` batches); the segmentation set is a
     :class:`~semcom.data.segmentation.SegmentationTensorDataset` (batches of images and int64
-    masks ``[B, H, W]``). ``root`` is the data root (else ``$SEMCOM_DATA``, else
-    ``~/.cache/semcom/data``).
+    masks ``[B, H, W]``); the multi-task sets are
+    :class:`~semcom.data.multitask.MultiTaskTensorDataset` (batches of images and ``{"detection":
+    [per-image dicts], "segmentation": int64 [B, H, W]}``). ``root`` is the data root (else
+    ``$SEMCOM_DATA``, else ``~/.cache/semcom/data``).
 
     ``options`` are the set's keyword options (:data:`DATASET_OPTIONS`); one whose value is
     ``None`` counts as not given (so a config can pass all its fields), any other a set does not
