@@ -12,13 +12,16 @@
   (decoded once, cached as ``.npy``);
 * :func:`load_image_folder`: any class-folder set (or a ``.tar.gz`` of one), resized to one size,
   grey or RGB, decoded once and cached as ``.npy``;
-* detection + segmentation sets: items and batches of a :class:`MultiTaskTensorDataset`
-  (:mod:`semcom.data.multitask`, which also makes the generated ``synthetic-multitask`` set);
+* :func:`load_camvid`: a detection + segmentation set (SegNet's CamVid with boxes from
+  its labels), folder or archive, decoded once and cached; items and
+  batches of a :class:`MultiTaskTensorDataset` (:mod:`semcom.data.multitask`, which also makes
+  the generated ``synthetic-multitask`` set);
 * :func:`describe_dataset`: what a loaded set holds, in a few lines;
 * writers of generated data in those real formats (:mod:`semcom.data.writers`), for tests.
 """
 
 from semcom.data.batch import Batch, collate, collate_targets, fetch_batch, move_to
+from semcom.data.camvid import CAMVID_CLASSES, CAMVID_DETECTION_CLASSES, load_camvid
 from semcom.data.cifar10 import CIFAR10_CLASSES, find_cifar10, load_cifar10
 from semcom.data.errors import DataFormatError, DataUnavailableError
 from semcom.data.fashion_mnist import (
@@ -59,6 +62,8 @@ __all__ = [
     "collate_targets",
     "fetch_batch",
     "move_to",
+    "CAMVID_CLASSES",
+    "CAMVID_DETECTION_CLASSES",
     "CIFAR10_CLASSES",
     "DATASET_NAMES",
     "DATASET_OPTIONS",
@@ -82,6 +87,7 @@ __all__ = [
     "ensure_fashion_mnist",
     "ensure_mnist",
     "find_cifar10",
+    "load_camvid",
     "load_cifar10",
     "load_fashion_mnist",
     "load_image_folder",

@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from semcom.data.camvid import load_camvid
 from semcom.data.cifar10 import load_cifar10
 from semcom.data.clips import synthetic_clip_datasets
 from semcom.data.detection import synthetic_detection_datasets
@@ -29,11 +30,13 @@ _LOADERS: dict[str, Loader] = {
     "synthetic-clips": lambda root: synthetic_clip_datasets(),
     "mnist": load_mnist,
     "image-folder": load_image_folder,
+    "camvid": load_camvid,
     "synthetic-multitask": lambda root: synthetic_multitask_datasets(),
 }
 #: The keyword options each set takes (``data`` options of a config); the others take none.
 DATASET_OPTIONS: dict[str, tuple[str, ...]] = {
     "image-folder": ("image_size", "channels", "test_fraction", "seed"),
+    "camvid": ("image_size", "train_splits", "min_object_area"),
 }
 #: The names :func:`build_dataset` accepts.
 DATASET_NAMES: tuple[str, ...] = tuple(_LOADERS)
@@ -72,6 +75,13 @@ def build_dataset(
       shapes with their boxes, 3 classes (:mod:`semcom.data.detection`; ``root`` is ignored);
     * ``synthetic-clips``: 1 600 / 320 generated grey ``1×8×16×16`` clips of a square moving in
       one of 4 directions (:mod:`semcom.data.clips`; ``root`` is ignored);
+    * ``camvid``: SegNet's CamVid (367 train / 101 val / 233 test road scenes) as detection +
+      segmentation (``info.task.kind == "multitask"``): 11 mask classes (void → 255) and boxes of
+      the connected Car, Pedestrian, Bicyclist and SignSymbol regions; ``root`` is the data root,
+      the ``CamVid`` folder or ``camvid.tar.gz`` (:mod:`semcom.data.camvid`). Options:
+      ``image_size`` (default ``(180, 240)``), ``train_splits`` (``"train"``, the default, or
+      ``"train+val"``) and ``min_object_area`` (share of the image below which a region gets no
+      box, default 0.0005);
     * ``synthetic-multitask``: 2 000 / 400 generated RGB ``3×64×64`` scenes of one to four shapes
       on a textured background, with masks (6 classes) and boxes (5 classes) from the same drawing
       (:mod:`semcom.data.multitask`; ``root`` is ignored).
