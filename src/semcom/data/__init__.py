@@ -12,8 +12,8 @@
   (decoded once, cached as ``.npy``);
 * :func:`load_image_folder`: any class-folder set (or a ``.tar.gz`` of one), resized to one size,
   grey or RGB, decoded once and cached as ``.npy``;
-* :func:`load_camvid`: a detection + segmentation set (SegNet's CamVid with boxes from
-  its labels), folder or archive, decoded once and cached; items and
+* :func:`load_camvid` / :func:`load_voc`: detection + segmentation sets (SegNet's CamVid with
+  boxes from its labels; Pascal VOC), folders or archives, decoded once and cached; items and
   batches of a :class:`MultiTaskTensorDataset` (:mod:`semcom.data.multitask`, which also makes
   the generated ``synthetic-multitask`` set);
 * :func:`describe_dataset`: what a loaded set holds, in a few lines;
@@ -44,6 +44,7 @@ from semcom.data.registry import DATASET_NAMES, DATASET_OPTIONS, build_dataset
 from semcom.data.summary import describe_dataset
 from semcom.data.synthetic import SYNTHETIC_CLASSES, make_pattern_images, synthetic_datasets
 from semcom.data.tensor_dataset import FirstN, ImageTensorDataset, Picked, split_off, take_first
+from semcom.data.voc import VOC_CLASSES, VOC_SEGMENTATION_CLASSES, load_voc
 from semcom.data.writers import (
     write_cifar_imagefolder,
     write_cifar_torchvision,
@@ -73,6 +74,8 @@ __all__ = [
     "MNIST_CLASSES",
     "MultiTaskTensorDataset",
     "SYNTHETIC_CLASSES",
+    "VOC_CLASSES",
+    "VOC_SEGMENTATION_CLASSES",
     "DataFormatError",
     "DataUnavailableError",
     "DatasetInfo",
@@ -92,6 +95,7 @@ __all__ = [
     "load_fashion_mnist",
     "load_image_folder",
     "load_mnist",
+    "load_voc",
     "make_pattern_images",
     "multitask_info",
     "prepare_image_folder",

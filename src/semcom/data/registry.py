@@ -17,6 +17,7 @@ from semcom.data.mnist import load_mnist
 from semcom.data.multitask import synthetic_multitask_datasets
 from semcom.data.segmentation import synthetic_segmentation_datasets
 from semcom.data.synthetic import synthetic_datasets
+from semcom.data.voc import load_voc
 
 #: ``loader(root, **options) -> (train, test, info)``.
 Loader = Callable[..., tuple[Any, Any, DatasetInfo]]
@@ -31,12 +32,14 @@ _LOADERS: dict[str, Loader] = {
     "mnist": load_mnist,
     "image-folder": load_image_folder,
     "camvid": load_camvid,
+    "voc": load_voc,
     "synthetic-multitask": lambda root: synthetic_multitask_datasets(),
 }
 #: The keyword options each set takes (``data`` options of a config); the others take none.
 DATASET_OPTIONS: dict[str, tuple[str, ...]] = {
     "image-folder": ("image_size", "channels", "test_fraction", "seed"),
     "camvid": ("image_size", "train_splits", "min_object_area"),
+    "voc": ("image_size", "year", "image_set", "test_set"),
 }
 #: The names :func:`build_dataset` accepts.
 DATASET_NAMES: tuple[str, ...] = tuple(_LOADERS)
@@ -47,6 +50,8 @@ _ALIASES = {
     "cifar_10": "cifar10",
     "imagefolder": "image-folder",
     "image_folder": "image-folder",
+    "pascal-voc": "voc",
+    "pascal_voc": "voc",
 }
 
 
@@ -82,6 +87,12 @@ def build_dataset(
       ``image_size`` (default ``(180, 240)``), ``train_splits`` (``"train"``, the default, or
       ``"train+val"``) and ``min_object_area`` (share of the image below which a region gets no
       box, default 0.0005);
+    * ``voc``: Pascal VOC as detection (20 classes, ``difficult`` flags) + segmentation (21
+      classes), from a ``VOCdevkit`` / ``VOC<year>`` folder or a ``.tar`` of one
+      (:mod:`semcom.data.voc`); an image labelled for one task only has the other marked
+      missing. Options: ``image_size`` (default ``(256, 256)``), ``year`` (needed when several
+      are present), ``image_set`` (training split, default ``train``) and ``test_set`` (default
+      ``val``);
     * ``synthetic-multitask``: 2 000 / 400 generated RGB ``3×64×64`` scenes of one to four shapes
       on a textured background, with masks (6 classes) and boxes (5 classes) from the same drawing
       (:mod:`semcom.data.multitask`; ``root`` is ignored).
