@@ -131,6 +131,7 @@ def test_start_from_continues_a_stored_variant_and_keys_its_checkpoints(tmp_path
     )
     assert longer.exit_code == 0, longer.output
     assert f"{new}: not in" in longer.output  # a variant the stored run lacks starts seeded
+    assert f"{vid}: starts its stages from" in longer.output
     trained = load_system(tmp_path / "longer" / "models" / f"{vid}.safetensors").system
     encoder = [n for n in stored.state_dict() if n.startswith("encoder") and "weight" in n]
     assert encoder and any(

@@ -224,6 +224,8 @@ def _run_experiment(
         # only a variant with stages to train starts from a stored model (`local` stays this
         # run's network, not the stored run's)
         start = _start_model(start_dir, cfg.train.start_from, vid, log) if plan else None
+        if start is not None:
+            log(f"{vid}: starts its stages from {start.path}")
         plan, rate_weight = _stage_plan(cfg, variant, system, start)
         if plan and _reuse(reuse, system, vid, _trained_key(cfg, variant, plan, start), log):
             report_phase(f"{vid}:reused", PhaseResult("reused", steps=0, skipped=True))
