@@ -18,7 +18,10 @@ records it; digital accuracies are error-free (the channel sweep does not change
 BottleNet++ (AWGN) counts its ratio in channel uses, so it is listed in the curve (at its highest
 SNR) but left out of the duel.
 
-Run: ``.venv/bin/python benchmarks/aecnn_targets.py [RUN_DIR]`` (default ``runs/aecnn-cifar10``).
+Run: ``.venv/bin/python benchmarks/aecnn_targets.py [RUN_DIR ...]`` (default
+``runs/aecnn-cifar10``). Several run directories make one curve: a later run's variant replaces
+an earlier one's of the same id, and their ``local`` records must agree (:func:`merged_records`);
+the wall time is their sum.
 Writes ``benchmarks/results/aecnn_curve.json`` and ``aecnn_targets.json``.
 """
 
@@ -151,16 +154,38 @@ def offload_rows(
     return out
 
 
+def merged_records(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records of several runs of one data set and reference as one curve: a later run's
+    variant replaces an earlier run's of the same id (e.g. AECNN trained further with
+    ``train.start_from`` beside the first run's baselines). Their ``local`` must agree exactly,
+    else they are not one comparison (:class:`ValueError`)."""
+    by_variant: dict[str, list[dict[str, Any]]] = {}
+    for data in runs:
+        own: dict[str, list[dict[str, Any]]] = {}
+        for record in data["records"]:
+            own.setdefault(record["variant"], []).append(record)
+        if "local" in own and "local" in by_variant:
+            before = [r["accuracy"] for r in by_variant["local"]]
+            if before != [r["accuracy"] for r in own["local"]]:
+                raise ValueError("the runs' `local` records differ: not the same reference")
+        by_variant.update(own)
+    return [r for records in by_variant.values() for r in records]
+
+
 def main(argv: list[str]) -> int:
-    loaded = load_run_metrics(argv, "runs/aecnn-cifar10", "aecnn_cifar10.yaml")
-    if loaded is None:
+    loaded = [load_run_metrics([a], "", "aecnn_cifar10.yaml") for a in argv] or [
+        load_run_metrics([], "runs/aecnn-cifar10", "aecnn_cifar10.yaml")
+    ]
+    if any(run is None for run in loaded):
         return 2
-    run_dir, data = loaded
+    runs = [run for run in loaded if run is not None]
+    data = {"records": merged_records([d for _, d in runs]),
+            "wall_time_s": sum(d.get("wall_time_s", 0.0) for _, d in runs)}  # fmt: skip
     rows = variant_rows(data["records"])
-    meta = {"run_dir": str(run_dir), "wall_time_s": data.get("wall_time_s")}
+    meta = {"run_dir": " + ".join(str(r) for r, _ in runs), "wall_time_s": data["wall_time_s"]}
     report("aecnn_curve", rows, meta)
     report("aecnn_targets", target_rows(rows), {**meta, "max_loss_points": MAX_LOSS_POINTS})
-    print(f"wall time of the run: {data.get('wall_time_s', float('nan')) / 60:.1f} min")
+    print(f"wall time of the run(s): {data['wall_time_s'] / 60:.1f} min")
     return 0
 
 
