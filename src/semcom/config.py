@@ -48,9 +48,9 @@ class DataConfig(_Section):
     eval_batch_size: int = Field(256, ge=1)
     train_subset: int | None = Field(None, ge=1, description="first N training samples only")
     test_subset: int | None = Field(None, ge=1, description="first N test samples only")
-    # options of the sets that take them (image-folder); None: the set's default
+    # options of the sets that take them (image-folder, camvid, voc); None: the set's default
     image_size: int | tuple[int, int] | None = Field(
-        None, description="image-folder: resize every image to (H, W) (or N x N)"
+        None, description="image-folder, camvid, voc: resize every image to (H, W) (or N x N)"
     )
     channels: Literal[1, 3] | None = Field(None, description="image-folder: grey (1) or RGB (3)")
     test_fraction: float | None = Field(
@@ -58,6 +58,23 @@ class DataConfig(_Section):
     )
     split_seed: int | None = Field(
         None, description="image-folder, one folder of classes: seed of the split (default 0)"
+    )
+    train_splits: str | list[str] | None = Field(
+        None, description="camvid: the splits trained on, 'train' (default) or 'train+val'"
+    )
+    min_object_area: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        description="camvid: a labelled region smaller than this share of the image gets no box "
+        "(default 0.0005)",
+    )
+    year: str | int | None = Field(None, description="voc: the VOC<year> folder (e.g. 2012)")
+    image_set: str | None = Field(
+        None, description="voc: the ImageSets list trained on (default train)"
+    )
+    test_set: str | None = Field(
+        None, description="voc: the ImageSets list tested on (default val)"
     )
     augment: AugmentConfig = Field(
         default_factory=AugmentConfig, description="training batches only, per sample"
@@ -77,6 +94,11 @@ class DataConfig(_Section):
             "channels": self.channels,
             "test_fraction": self.test_fraction,
             "seed": self.split_seed,
+            "train_splits": self.train_splits,
+            "min_object_area": self.min_object_area,
+            "year": self.year,
+            "image_set": self.image_set,
+            "test_set": self.test_set,
         }
 
 

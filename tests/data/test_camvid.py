@@ -264,3 +264,24 @@ def test_a_batch_scores_perfectly_through_the_multitask_task(folder: Path) -> No
     metrics = evaluator.compute()
     assert metrics["miou"] == pytest.approx(1.0) and metrics["map_50"] == pytest.approx(1.0)
     assert metrics["multitask_mean"] == pytest.approx(1.0)
+
+
+def test_experiment_config_passes_the_camvid_options(folder: Path, tmp_path: Path) -> None:
+    from semcom.config import ConfigError, resolve
+    from semcom.experiment import _load_data
+
+    raw = {
+        "experiment": "camvid-options",
+        "systems": [{"name": "local"}],
+        "data": {"name": "camvid", "root": str(folder), "image_size": [H, W]},
+    }
+    _, test_default, ctx, _ = _load_data(resolve(raw), lambda _: None)
+    strict = {**raw, "data": {**raw["data"], "min_object_area": 0.05, "train_splits": "train+val"}}
+    train_strict, test_strict, _, _ = _load_data(resolve(strict), lambda _: None)
+    assert ctx.task.kind == "multitask"
+    assert sum(test_strict.box_counts()) < sum(test_default.box_counts())  # fewer boxes kept
+    train_plain, _, _, _ = _load_data(resolve(raw), lambda _: None)
+    assert len(train_strict) > len(train_plain)  # val folded into training
+    wrong = {**raw, "data": {**raw["data"], "year": 2012}}  # a VOC option
+    with pytest.raises(ConfigError, match="year"):
+        _load_data(resolve(wrong), lambda _: None)
