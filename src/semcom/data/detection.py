@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 
 from semcom.data.info import DatasetInfo, TaskSpec
 from semcom.data.segmentation import _CLASS_COLOURS, _shape_masks
+from semcom.data.tensor_dataset import check_uint8_images
 
 #: Object classes (labels 0..2; detection has no background class).
 DETECTION_CLASSES: tuple[str, ...] = ("square", "disk", "triangle")
@@ -33,8 +34,7 @@ class DetectionTensorDataset(Dataset):
     def __init__(
         self, images: Tensor, targets: Sequence[dict[str, Tensor]], info: DatasetInfo | None = None
     ) -> None:
-        if not isinstance(images, Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
-            raise ValueError("images must be a uint8 tensor [N, C, H, W]")
+        check_uint8_images(images)
         if len(targets) != len(images):
             raise ValueError(f"{len(images)} images but {len(targets)} targets")
         for i, t in enumerate(targets):

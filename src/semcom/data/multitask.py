@@ -58,7 +58,12 @@ from torch.utils.data import Dataset
 
 from semcom.data.errors import DataFormatError
 from semcom.data.info import IGNORE_INDEX, DatasetInfo, TaskSpec
-from semcom.data.segmentation import _CLASS_COLOURS, SEGMENTATION_CLASSES, _shape_masks
+from semcom.data.segmentation import (
+    _CLASS_COLOURS,
+    SEGMENTATION_CLASSES,
+    _shape_masks,
+    check_masks,
+)
 
 #: Sub-task names (the keys of a multi-task target, in this order).
 DETECTION, SEGMENTATION = "detection", "segmentation"
@@ -149,21 +154,7 @@ class MultiTaskTensorDataset(Dataset):
         detections: Sequence[Mapping[str, Tensor]],
         info: DatasetInfo | None = None,
     ) -> None:
-        if not isinstance(images, Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
-            raise ValueError(
-                "images must be a uint8 tensor [N, C, H, W]; got "
-                f"{getattr(images, 'dtype', type(images))} {tuple(getattr(images, 'shape', ()))}"
-            )
-        masks = torch.as_tensor(masks)
-        if masks.dim() != 3 or masks.dtype.is_floating_point or masks.dtype == torch.bool:
-            raise ValueError(
-                f"masks must be an integer tensor [N, H, W]; got {masks.dtype} {tuple(masks.shape)}"
-            )
-        if masks.shape[0] != images.shape[0] or masks.shape[1:] != images.shape[2:]:
-            raise ValueError(
-                f"masks {tuple(masks.shape)} do not match images {tuple(images.shape)} "
-                "(need [N, H, W] for [N, C, H, W])"
-            )
+        masks = check_masks(masks, images)
         if len(detections) != len(images):
             raise ValueError(f"{len(images)} images but {len(detections)} detection targets")
         self.images = images

@@ -22,6 +22,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from semcom.data.info import DatasetInfo, TaskSpec
+from semcom.data.tensor_dataset import check_uint8_images
 
 #: Class names, index = mask value (``0`` is the background).
 SEGMENTATION_CLASSES: tuple[str, ...] = (
@@ -46,6 +47,23 @@ _CLASS_COLOURS = torch.tensor(
 )
 
 
+def check_masks(masks: Tensor, images: Tensor) -> Tensor:
+    """``masks`` as a tensor if it is an integer ``[N, H, W]`` matching ``images`` ``[N, C, H,
+    W]`` (uint8, checked too), else a :class:`ValueError` saying what does not fit."""
+    check_uint8_images(images)
+    masks = torch.as_tensor(masks)
+    if masks.dim() != 3 or masks.dtype.is_floating_point or masks.dtype == torch.bool:
+        raise ValueError(
+            f"masks must be an integer tensor [N, H, W]; got {masks.dtype} {tuple(masks.shape)}"
+        )
+    if masks.shape[0] != images.shape[0] or masks.shape[1:] != images.shape[2:]:
+        raise ValueError(
+            f"masks {tuple(masks.shape)} do not match images {tuple(images.shape)} "
+            "(need [N, H, W] for [N, C, H, W])"
+        )
+    return masks
+
+
 class SegmentationTensorDataset(Dataset):
     """Images uint8 ``[N, C, H, W]`` and masks int64 ``[N, H, W]``, all in memory.
 
@@ -65,21 +83,7 @@ class SegmentationTensorDataset(Dataset):
     """
 
     def __init__(self, images: Tensor, masks: Tensor, info: DatasetInfo | None = None) -> None:
-        if not isinstance(images, Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
-            raise ValueError(
-                "images must be a uint8 tensor [N, C, H, W]; got "
-                f"{getattr(images, 'dtype', type(images))} {tuple(getattr(images, 'shape', ()))}"
-            )
-        masks = torch.as_tensor(masks)
-        if masks.dim() != 3 or masks.dtype.is_floating_point or masks.dtype == torch.bool:
-            raise ValueError(
-                f"masks must be an integer tensor [N, H, W]; got {masks.dtype} {tuple(masks.shape)}"
-            )
-        if masks.shape[0] != images.shape[0] or masks.shape[1:] != images.shape[2:]:
-            raise ValueError(
-                f"masks {tuple(masks.shape)} do not match images {tuple(images.shape)} "
-                "(need [N, H, W] for [N, C, H, W])"
-            )
+        masks = check_masks(masks, images)
         self.images = images
         self.masks = masks.to(torch.int64)
         self.info = info

@@ -12,6 +12,17 @@ from torch.utils.data import Dataset, Subset
 from semcom.data.info import DatasetInfo
 
 
+def check_uint8_images(images: object) -> Tensor:
+    """``images`` unchanged if it is a uint8 tensor ``[N, C, H, W]`` (what every in-memory image
+    set keeps), else a :class:`ValueError` saying what it got."""
+    if not isinstance(images, Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
+        raise ValueError(
+            "images must be a uint8 tensor [N, C, H, W]; got "
+            f"{getattr(images, 'dtype', type(images))} {tuple(getattr(images, 'shape', ()))}"
+        )
+    return images
+
+
 class ImageTensorDataset(Dataset):
     """Images kept as uint8 ``[N, C, H, W]`` and labels int64 ``[N]``, all in memory.
 
@@ -34,11 +45,7 @@ class ImageTensorDataset(Dataset):
     """
 
     def __init__(self, images: Tensor, labels: Tensor, info: DatasetInfo | None = None) -> None:
-        if not isinstance(images, Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
-            raise ValueError(
-                "images must be a uint8 tensor [N, C, H, W]; got "
-                f"{getattr(images, 'dtype', type(images))} {tuple(getattr(images, 'shape', ()))}"
-            )
+        check_uint8_images(images)
         labels = torch.as_tensor(labels)
         if labels.dim() != 1 or labels.dtype.is_floating_point or labels.dtype == torch.bool:
             raise ValueError(
