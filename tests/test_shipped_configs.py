@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from semcom.config import expand_system, load_yaml, resolve
+from semcom.data import TaskSpec
 from semcom.systems import BuildContext, build_system
 from semcom.train import check_stages, stage_for
 
@@ -17,7 +18,33 @@ GEOMETRY = {
     "cifar10": (10, 3, (32, 32)),
     "fashion-mnist": (10, 1, (28, 28)),
     "synthetic-segmentation": (6, 3, (32, 32)),
+    "camvid": (11, 3, (192, 256)),
+    "voc": (21, 3, (256, 256)),
 }
+#: the targets of the sets that are not classification (detection classes, segmentation classes).
+MULTITASK = {"camvid": (4, 11), "voc": (20, 21)}
+
+
+def context(cfg) -> BuildContext:  # noqa: ANN001
+    """The build context of ``cfg``'s data set, its task included."""
+    classes, channels, size = GEOMETRY[cfg.data.name]
+    if cfg.data.image_size is not None:
+        size = tuple(cfg.data.image_size)
+    task = None
+    if cfg.data.name in MULTITASK:
+        det, seg = MULTITASK[cfg.data.name]
+        task = TaskSpec(
+            "multitask",
+            subtasks={
+                "detection": TaskSpec("detection", det),
+                "segmentation": TaskSpec("segmentation", seg),
+            },
+        )
+    return BuildContext(
+        classes, (channels, *size), cfg.backbone.name, cfg.backbone.split_after, cfg.data.name, task
+    )
+
+
 CONFIGS = sorted(Path(str(resources.files("semcom") / "configs")).glob("*.yaml"))
 
 
@@ -30,10 +57,7 @@ def test_the_configs_are_found() -> None:
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_shipped_config_builds_every_variant(path: Path) -> None:
     cfg = resolve(load_yaml(path))
-    classes, channels, size = GEOMETRY[cfg.data.name]
-    ctx = BuildContext(
-        classes, (channels, *size), cfg.backbone.name, cfg.backbone.split_after, cfg.data.name
-    )
+    ctx = context(cfg)
     variants = [v for entry in cfg.systems for v in expand_system(entry)]
     systems = [build_system(v["name"], {k: x for k, x in v.items() if k != "name"}, ctx)
                for v in variants]  # fmt: skip
@@ -47,14 +71,12 @@ def test_every_learned_part_is_trained_by_some_stage(path: Path) -> None:
     that no stage trains would be evaluated at its random initialisation: chance accuracy that
     looks like a result."""
     cfg = resolve(load_yaml(path))
-    classes, channels, size = GEOMETRY[cfg.data.name]
-    ctx = BuildContext(
-        classes, (channels, *size), cfg.backbone.name, cfg.backbone.split_after, cfg.data.name
-    )
+    ctx = context(cfg)
     for variant in (v for entry in cfg.systems for v in expand_system(entry)):
         system = build_system(variant["name"], {k: x for k, x in variant.items() if k != "name"},
                               ctx)  # fmt: skip
-        learned = set(system.roles()) - {"head", "tail"}
+        shared = {"head", "tail"} if system.shares_backbone else set()
+        learned = set(system.roles()) - shared
         if not learned:
             continue
         trained = [s.name for s in cfg.train.stages if stage_for(s, system) is not None]

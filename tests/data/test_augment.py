@@ -63,10 +63,56 @@ def test_ranks_augment_their_samples_as_one_process() -> None:
             assert torch.equal(augment(x[rank::2]), whole[rank::2])
 
 
-def test_augmentation_is_for_classification_only() -> None:
-    check_augment(Augment(crop_padding=4), "classification")
-    check_augment(Augment(), "segmentation")  # off: nothing to refuse
-    with pytest.raises(ValueError, match="classification only.*segmentation"):
-        check_augment(Augment(hflip=True), "segmentation")
+def test_augmentation_refuses_a_task_it_cannot_move() -> None:
+    for kind in ("classification", "segmentation", "detection", "multitask"):
+        check_augment(Augment(crop_padding=4, hflip=True), kind)
+    check_augment(Augment(), "captioning")  # off: nothing to refuse
+    with pytest.raises(ValueError, match="captioning"):
+        check_augment(Augment(hflip=True), "captioning")
     with pytest.raises(ValueError, match="crop_padding"):
         Augment(crop_padding=-1)
+
+
+def _scene(n: int, h: int, w: int, seed: int = 0):
+    """Images with one bright rectangle each, its mask (class 1, background 0) and its box."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.zeros(n, 3, h, w)
+    masks = torch.zeros(n, h, w, dtype=torch.int64)
+    boxes = []
+    for i in range(n):
+        y0, x0 = (int(v) for v in torch.randint(0, 4, (2,), generator=g))
+        y1, x1 = y0 + 2 + int(torch.randint(0, 3, (), generator=g)), x0 + 3
+        x[i, :, y0:y1, x0:x1] = 1.0
+        masks[i, y0:y1, x0:x1] = 1
+        boxes.append({"boxes": torch.tensor([[x0, y0, x1, y1]], dtype=torch.float32),
+                      "labels": torch.tensor([2]), "difficult": torch.tensor([False])})  # fmt: skip
+    return x, masks, boxes
+
+
+def test_masks_and_boxes_move_with_their_image() -> None:
+    x, masks, boxes = _scene(64, 8, 10)
+    torch.manual_seed(3)
+    out, moved = Augment(crop_padding=3, hflip=True).apply(
+        x, {"segmentation": masks, "detection": boxes, "other": torch.arange(64)}
+    )
+    assert torch.equal(moved["other"], torch.arange(64))
+    dropped = 0
+    for i in range(64):
+        lit = out[i, 0] > 0
+        mask = moved["segmentation"][i]
+        # the mask follows the pixels; padding that came in is unlabelled
+        assert torch.equal(mask == 1, lit)
+        assert bool(((mask == 255) | (mask == 0) | lit).all())
+        det = moved["detection"][i]
+        if not bool(lit.any()):
+            assert det["boxes"].shape == (0, 4) and len(det["labels"]) == 0
+            assert len(det["difficult"]) == 0
+            dropped += 1
+            continue
+        rows, cols = lit.any(1).nonzero()[:, 0], lit.any(0).nonzero()[:, 0]
+        expected = [cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]
+        assert det["boxes"].tolist() == [[float(v) for v in expected]]
+        assert det["labels"].tolist() == [2]
+    assert dropped < 64
+    # something moved: not every sample kept its place
+    assert not torch.equal(out, x)

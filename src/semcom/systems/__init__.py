@@ -8,6 +8,7 @@ from semcom.systems import (  # noqa: F401  (registration side effects)
     bottlenet,
     clip_split,
     det_split,
+    ffmnet,
     local,
     lssc,
     offload,

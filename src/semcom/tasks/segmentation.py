@@ -147,7 +147,11 @@ class SegmentationTask(Task):
 
     def loss(self, output: Any, targets: Any, weights: Mapping[str, float] | None = None) -> Any:
         ignore = self.ignore_index if self.ignore_index is not None else -100
-        return F.cross_entropy(output, targets.long(), ignore_index=ignore)
+        targets = targets.long()
+        if not bool((targets != ignore).any()):
+            # every pixel unlabelled (e.g. a batch of detection-only images): no term, not NaN
+            return output.sum() * 0.0
+        return F.cross_entropy(output, targets, ignore_index=ignore)
 
     def evaluator(self) -> SegmentationEvaluator:
         return SegmentationEvaluator(self.num_classes, self.ignore_index)

@@ -2,7 +2,8 @@
 
 One stage list serves every system of an experiment: :func:`stage_for` gives a stage as it
 applies to one system — skipped when the stage names other systems (``systems: [...]``) or when
-the system has nothing of its own to train (only the shared backbone's ``head`` / ``tail``), its
+the system has nothing of its own to train (only the shared backbone's ``head`` / ``tail``; a
+system whose network is its own, such as ``det-only``, trains it in its stages), its
 roles reduced to those the system has, and the system's own ``lambda`` as the rate weight.
 :func:`check_stages` refuses, before anything trains, a stage that names an unknown system, a role
 no system has, a path a system lacks, or a rate term for a system without an entropy model.
@@ -27,7 +28,7 @@ def stage_for(stage: Any, system: SplitSystem) -> Any | None:
     ``None`` to skip it."""
     if stage.systems is not None and system.name not in stage.systems:
         return None
-    if set(system.roles()) <= {"head", "tail"}:
+    if system.shares_backbone and set(system.roles()) <= {"head", "tail"}:
         return None  # nothing but the shared backbone: its training is done
     weight = getattr(system.params, "rate_weight", None)
     if weight is not None and "rate" in stage.losses:  # the system's own lambda wins

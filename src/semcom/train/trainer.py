@@ -363,7 +363,7 @@ def train_phase(
                 x, y = fetch_batch(dataset, index)
                 x, y, snr = move_to((x, y, snr), device)
                 if augment is not None and augment.active:
-                    x = augment(x)
+                    x, y = augment.apply(x, y)
                 if channels_last and x.dim() == 4:
                     x = x.contiguous(memory_format=torch.channels_last)
                 loss, terms, output = compute(x, snr, y)
