@@ -260,6 +260,7 @@ def _run_experiment(
             batch_size=cfg.data.eval_batch_size,
             extra={"variant": vid, "lambda": rate_weight},
             device=device,
+            log=log,
         )
         system.to("cpu")
 

@@ -160,3 +160,23 @@ def test_a_short_training_run_improves_both_tasks(tmp_path) -> None:  # noqa: AN
     assert after[1] > before[1] + 0.1, (before, after)  # mIoU
     assert after[0] > before[0], (before, after)  # mAP@0.5
     assert math.isfinite(after[0])
+
+
+def test_separate_coding_is_not_measured_where_its_receiver_cannot_work() -> None:
+    from semcom.config import EvalConfig
+    from semcom.eval.evaluate import evaluate_variant
+
+    _, test, info = synthetic_multitask_datasets(8, 4, seed=1)
+    context = BuildContext(info.num_classes, info.input_shape, "ffmnet", "layer2",
+                           info.name, info.task)  # fmt: skip
+    system = build_system("ffmnet-capacity", {"source": "webp", "cbr": 0.05, **SMALL}, context)
+    evaluation = EvalConfig(
+        channel=[{"name": "awgn"}, {"name": "rayleigh", "coherence": "block", "csi": "none"}],
+        snr_db=[10.0], devices=["iot-mcu"], timing_samples=0,
+    )  # fmt: skip
+    said: list[str] = []
+    records = evaluate_variant(system, test, evaluation, dataset=info.name, seed=0, batch_size=4,
+                               extra={"variant": "v"}, log=said.append)  # fmt: skip
+    assert {r["channel"] for r in records} == {"awgn"}
+    assert len(said) == 1 and "csi: perfect" in said[0] and "v:" in said[0]
+    assert {"map_50", "miou", "pixel_accuracy", "cbr"} <= set(records[0])

@@ -9,6 +9,7 @@ evaluation channel (:func:`semcom.eval.records.link_records`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from torch.utils.data import Dataset
@@ -57,13 +58,15 @@ def evaluate_variant(
     batch_size: int,
     extra: dict[str, Any],
     device: Any = None,
+    log: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Records of one trained variant on every evaluation channel (``evaluation`` is an
     :class:`~semcom.config.EvalConfig`).
 
     A transport whose output does not depend on the channel runs its real path once; one that
     does crosses each channel at each SNR; one that uses no channel gives one set of records
-    (``channel: none``).
+    (``channel: none``). A channel the transport cannot cross (a coherent digital receiver on
+    fading without CSI) gets no records, and ``log`` says why.
     """
     transport = system.transport
     measurement: Measurement | None = None
@@ -72,6 +75,11 @@ def evaluate_variant(
     if not transport.uses_channel:
         channels = channels[:1]  # nothing crosses a channel: one set of records
     for channel in channels:
+        refusal = transport.channel_refusal(channel) if transport.uses_channel else None
+        if refusal is not None:
+            if log is not None:
+                log(f"{extra.get('variant', system.name)}: not measured on {channel}: {refusal}")
+            continue
         if measurement is None or transport.depends_on_channel:
             measurement = measure_system(
                 system,

@@ -46,6 +46,15 @@ def _check_channel(channel: nn.Module) -> bool:
     return True
 
 
+def channel_refusal(channel: nn.Module) -> str | None:
+    """Why the SSCC link cannot run on ``channel`` (``None``: it can)."""
+    try:
+        _check_channel(channel)
+    except UnsupportedChannelError as exc:
+        return str(exc)
+    return None
+
+
 def receive(
     channel: nn.Module,
     symbols: torch.Tensor,

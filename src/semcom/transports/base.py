@@ -229,6 +229,12 @@ class Transport(ABC):
             m.measured_s = self.time(system, test_set, plan.timing_samples, plan.device)
         return m
 
+    def channel_refusal(self, channel: dict[str, Any] | None) -> str | None:
+        """Why this transport cannot cross the evaluation channel ``channel`` (an
+        ``eval.channel`` entry; ``None``: it can). The evaluation leaves such a channel out of
+        the system's records and says so."""
+        return None
+
     def serve_refusal(self, system: Any) -> str | None:
         """Why the edge server cannot serve ``system`` over HTTP (``None``: it can)."""
         return f"its {self.kind} link sends no payload bytes"

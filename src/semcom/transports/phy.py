@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 from semcom.sscc.stats import StatsLog
 from semcom.tasks import Evaluator
 from semcom.transports.base import Measurement, MeasurePlan
-from semcom.transports.symbols import Half, SymbolTransport
+from semcom.transports.symbols import Half, SymbolTransport, channel_from
 
 
 @dataclass
@@ -91,6 +91,12 @@ class PHYTransport(SymbolTransport):
 
     def link_stats(self) -> dict[float, dict[str, Any]]:
         return self._stats.summary()
+
+    def channel_refusal(self, channel: dict[str, Any] | None) -> str | None:
+        """The digital receiver is coherent: fading without perfect CSI is refused."""
+        from semcom.sscc.link import channel_refusal
+
+        return channel_refusal(channel_from(channel))
 
     def serve_refusal(self, system: Any) -> str | None:
         return (
