@@ -259,3 +259,29 @@ def test_a_batch_scores_perfectly_through_the_multitask_task(devkit: Path) -> No
     metrics = evaluator.compute()
     assert metrics["miou"] == pytest.approx(1.0) and metrics["map"] == pytest.approx(1.0)
     assert metrics["multitask_mean"] == pytest.approx(1.0)
+
+
+def test_the_shipped_voc_experiment_runs_on_a_devkit(devkit: Path, tmp_path: Path) -> None:
+    """``configs/ffmnet_voc.yaml`` as a user with VOC on disk runs it (quick, two systems): images
+    labelled for one task only train and score the other as missing."""
+    from importlib import resources
+
+    from semcom.config import load_yaml, resolve
+    from semcom.experiment import apply_quick, run_experiment
+
+    raw = load_yaml(Path(str(resources.files("semcom") / "configs" / "ffmnet_voc.yaml")))
+    raw["data"].update(root=str(devkit), image_size=[64, 64], batch_size=2)
+    raw["systems"] = [{"name": "ffmnet"}, {"name": "ffmnet-digital", "channels": 2, "bits": 2}]
+    names = {"ffmnet", "ffmnet-digital"}
+    stages = raw["train"]["stages"]
+    stages = [dict(s, systems=[n for n in s["systems"] if n in names]) for s in stages]
+    raw["train"]["stages"] = [s for s in stages if s["systems"]]
+    raw["eval"].update(devices=["iot-mcu"], timing_samples=0)
+    cfg = apply_quick(resolve(raw))
+    result = run_experiment(cfg, tmp_path / "run", log=lambda _: None)
+    by_system = {r["system"]: r for r in result.records}
+    assert set(by_system) == {"ffmnet", "ffmnet-digital"}
+    for record in result.records:
+        assert record["samples"] == len(VAL)
+        assert {"map", "map_50", "miou", "pixel_accuracy"} <= set(record)
+    assert by_system["ffmnet-digital"]["compression_ratio"] > 1
