@@ -29,13 +29,7 @@ from torch import nn
 from semcom.data.info import TaskSpec
 from semcom.systems.backbone_split import BackboneSplitSystem
 from semcom.systems.base import SystemOutput, SystemParams
-from semcom.systems.ffmnet.network import (
-    DETECTION,
-    INPUT_MULTIPLE,
-    SEGMENTATION,
-    SPLIT_POINTS,
-    MultiTaskNetwork,
-)
+from semcom.systems.ffmnet.names import DETECTION, INPUT_MULTIPLE, SEGMENTATION, SPLIT_POINTS
 from semcom.systems.registry import SystemConfigError
 from semcom.tasks import Task, build_task
 
@@ -109,6 +103,9 @@ class FFMNetFamily(BackboneSplitSystem):
                 f"backbone.split_after: {self.name} is cut after one of "
                 f"{', '.join(SPLIT_POINTS)}, got {self.ctx.split_after!r}"
             )
+        # torchvision (its detection and ops modules) is imported when a network is built
+        from semcom.systems.ffmnet.network import MultiTaskNetwork
+
         subtasks = self.task.spec.subtasks
         p = self.params
         network = MultiTaskNetwork(

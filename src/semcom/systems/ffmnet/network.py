@@ -32,15 +32,7 @@ from torchvision.models.resnet import BasicBlock
 from semcom.backbones.base import Normalize
 from semcom.nn.fcos_head import FCOSDetector
 from semcom.nn.feature_fusion import build_fusion
-
-#: trunk stages in order.
-STAGES = ("stem", "layer1", "layer2", "layer3", "layer4")
-#: where the network may be cut (the fusion needs ``C3`` at the edge).
-SPLIT_POINTS = ("layer1", "layer2")
-#: the input's sides must be multiples of this (the stride of ``C5``).
-INPUT_MULTIPLE = 32
-#: the sub-task names the heads answer (those of :mod:`semcom.data.multitask`).
-DETECTION, SEGMENTATION = "detection", "segmentation"
+from semcom.systems.ffmnet.names import DETECTION, SEGMENTATION, SPLIT_POINTS, STAGES
 
 
 def _stage(c_in: int, c_out: int, blocks: int) -> nn.Sequential:

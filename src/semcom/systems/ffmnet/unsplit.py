@@ -13,7 +13,7 @@ from pydantic import Field
 from torch import nn
 
 from semcom.systems.ffmnet.family import FFMNetFamily, FFMNetParams
-from semcom.systems.ffmnet.network import DETECTION, SEGMENTATION
+from semcom.systems.ffmnet.names import DETECTION, SEGMENTATION
 from semcom.systems.registry import register_system
 from semcom.transports import NoTransport, Transport
 
