@@ -216,6 +216,7 @@ def _run_experiment(
 
     # 2. Each variant: backbone weights, then its stages.
     records: list[dict[str, Any]] = []
+    examples: list[Path] = []
     for variant, system in zip(variants, systems, strict=True):
         vid = variant_id(variant)
         system.load_backbone_state(backbone_state)
@@ -262,6 +263,9 @@ def _run_experiment(
             device=device,
             log=log,
         )
+        example = _draw_examples(system, test_set, cfg, out, vid)
+        if example is not None:
+            examples.append(example)
         system.to("cpu")
 
     seconds = time.perf_counter() - t_start
@@ -273,7 +277,7 @@ def _run_experiment(
             records=records,
             extra={"phases": phases, "wall_time_s": seconds},
         )
-        plots = all_plots(records, out, phases)
+        plots = all_plots(records, out, phases) + examples
         write_report(
             out / "report.md",
             experiment=cfg.experiment,
@@ -283,6 +287,28 @@ def _run_experiment(
             phases=phases,
         )
     return RunResult(out, records, phases, seconds)
+
+
+def _draw_examples(
+    system: SplitSystem, test_set: Any, cfg: ExperimentConfig, out: Path, vid: str
+) -> Path | None:
+    """A picture of a detection + segmentation variant's predictions on a few test images
+    (:mod:`semcom.report.multitask_examples`): unsplit ones, and analog ones on the first
+    evaluation channel at its highest SNR; ``None`` for other systems."""
+    from semcom.report.multitask_examples import draw_examples, is_detection_and_segmentation
+
+    if not distributed.is_main() or not is_detection_and_segmentation(system):
+        return None
+    if system.transport.kind not in ("none", "analog"):
+        return None
+    channel = cfg.eval.channels()[0]
+    return draw_examples(
+        system,
+        test_set,
+        out / f"examples_{vid}.png",
+        channel=channel,
+        snr_db=max(cfg.eval.snr_db),
+    )
 
 
 def _training_inputs(

@@ -180,3 +180,22 @@ def test_separate_coding_is_not_measured_where_its_receiver_cannot_work() -> Non
     assert {r["channel"] for r in records} == {"awgn"}
     assert len(said) == 1 and "csi: perfect" in said[0] and "v:" in said[0]
     assert {"map_50", "miou", "pixel_accuracy", "cbr"} <= set(records[0])
+
+
+def test_the_prediction_picture_is_drawn_for_the_links_it_runs(tmp_path) -> None:  # noqa: ANN001
+    from semcom.report.multitask_examples import draw_examples
+
+    _, test, info = synthetic_multitask_datasets(8, 4, seed=2)
+    context = BuildContext(info.num_classes, info.input_shape, "ffmnet", "layer2",
+                           info.name, info.task)  # fmt: skip
+    awgn = {"name": "awgn"}
+    for name, params in (("ffmnet", {}), ("ffmnet-jscc", {"channels": 2}),
+                         ("ffmnet-digital", {"channels": 2})):  # fmt: skip
+        system = build_system(name, {**SMALL, **params}, context)
+        system.prepare_for_coding()
+        path = draw_examples(system, test, tmp_path / f"{name}.png", channel=awgn, count=2)
+        assert path is not None and path.stat().st_size > 1000
+    phy = build_system("ffmnet-capacity", {"source": "webp", "cbr": 0.05, **SMALL}, context)
+    assert draw_examples(phy, test, tmp_path / "phy.png", channel=awgn) is None
+    classifier = build_system("local", {}, BuildContext(10, (3, 32, 32), "resnet-small", "layer2"))
+    assert draw_examples(classifier, test, tmp_path / "c.png") is None

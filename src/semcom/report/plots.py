@@ -343,4 +343,7 @@ def all_plots(
         ]
     made.append(device_cost(first, out_dir / "device_cost.png"))
     made.append(validation_curves(phases or [], out_dir / "validation_curves.png"))
+    from semcom.report.multitask_plots import multitask_plots
+
+    made += multitask_plots(records, out_dir)
     return [p for p in made if p is not None]
