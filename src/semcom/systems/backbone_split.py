@@ -108,3 +108,20 @@ class BackboneSplitSystem(SplitSystem):
         decode (layout, then body)."""
         self.payload_layout().check(payload)
         self.check_payload_body(payload)
+
+
+class EncoderDecoderSplit(BackboneSplitSystem):
+    """A split whose own parts are an ``encoder`` after the head on the device and a ``decoder``
+    before the tail at the edge (set both in ``__init__``): their roles and sides."""
+
+    encoder: nn.Module
+    decoder: nn.Module
+
+    def coder_roles(self) -> dict[str, nn.Module]:
+        return {"encoder": self.encoder, "decoder": self.decoder}
+
+    def device_modules(self) -> list[nn.Module]:
+        return [self.head, self.encoder]
+
+    def edge_modules(self) -> list[nn.Module]:
+        return [self.decoder, self.tail]

@@ -39,7 +39,7 @@ from semcom import sharded_batch
 from semcom.channels import snr_db_to_n0
 from semcom.coding import Payload, PayloadLayout
 from semcom.nn.jscc import JSCCLink
-from semcom.systems.backbone_split import BackboneSplitSystem
+from semcom.systems.backbone_split import EncoderDecoderSplit
 from semcom.systems.base import BuildContext, SystemOutput, SystemParams
 from semcom.systems.registry import SystemConfigError, register_system
 from semcom.transports import AnalogTransport, PayloadTransport, Transport
@@ -74,7 +74,7 @@ def _sigma_to_snr_db(sigma: torch.Tensor) -> torch.Tensor:
 
 
 @register_system("bottlenet++")
-class BottleNetPP(BackboneSplitSystem):
+class BottleNetPP(EncoderDecoderSplit):
     """See the module docstring. Input ``[B, C, H, W]`` in ``[0, 1]`` → logits ``[B, K]``."""
 
     Params = BottleNetParams
@@ -120,15 +120,6 @@ class BottleNetPP(BackboneSplitSystem):
         return AnalogTransport() if self.params.channel == "awgn" else PayloadTransport()
 
     # --- structure -----------------------------------------------------------------------------
-    def coder_roles(self) -> dict[str, nn.Module]:
-        return {"encoder": self.encoder, "decoder": self.decoder}
-
-    def device_modules(self) -> list[nn.Module]:
-        return [self.head, self.encoder]
-
-    def edge_modules(self) -> list[nn.Module]:
-        return [self.decoder, self.tail]
-
     def code_shape(self) -> tuple[int, int, int]:
         """``(hidden, H / stride, W / stride)``: the reals (or 8-bit symbols) of one sample."""
         s = self.params.stride

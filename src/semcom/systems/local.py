@@ -20,11 +20,10 @@ class LocalParams(SystemParams):
     """``local`` has no parameters."""
 
 
-@register_system("local")
-class LocalInference(BackboneSplitSystem):
-    """Backbone head and tail both on the device; ``[B, C, H, W] → [B, K]``."""
+class UnsplitOnDevice(BackboneSplitSystem):
+    """The whole network on the device, nothing on a link: no transport, every module on the
+    device, and the input's element count as the (unsplit) source size."""
 
-    Params = LocalParams
     transport_kinds = ("none",)
 
     def make_transport(self) -> Transport:
@@ -39,3 +38,10 @@ class LocalInference(BackboneSplitSystem):
     def split_elements(self) -> int:
         """Nothing is split: the input's element count."""
         return math.prod(self.ctx.input_shape)
+
+
+@register_system("local")
+class LocalInference(UnsplitOnDevice):
+    """Backbone head and tail both on the device; ``[B, C, H, W] → [B, K]``."""
+
+    Params = LocalParams

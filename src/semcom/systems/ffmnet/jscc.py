@@ -24,12 +24,12 @@ from typing import Any, Literal
 
 import torch
 from pydantic import Field
-from torch import nn
 
 from semcom import sharded_batch
 from semcom.channels import as_per_sample_snr
 from semcom.nn.feature_jscc import FeatureJSCCDecoder, FeatureJSCCEncoder
 from semcom.nn.jscc import JSCCLink
+from semcom.systems.backbone_split import EncoderDecoderSplit
 from semcom.systems.ffmnet.family import FFMNetFamily, FFMNetParams
 from semcom.systems.registry import SystemConfigError, register_system
 from semcom.transports import AnalogTransport, Transport
@@ -50,7 +50,7 @@ class FFMNetJSCCParams(FFMNetParams):
 
 
 @register_system("ffmnet-jscc")
-class FFMNetJSCC(FFMNetFamily):
+class FFMNetJSCC(FFMNetFamily, EncoderDecoderSplit):
     """See the module docstring."""
 
     Params = FFMNetJSCCParams
@@ -79,15 +79,6 @@ class FFMNetJSCC(FFMNetFamily):
 
     def make_transport(self) -> Transport:
         return AnalogTransport()
-
-    def coder_roles(self) -> dict[str, nn.Module]:
-        return {"encoder": self.encoder, "decoder": self.decoder}
-
-    def device_modules(self) -> list[nn.Module]:
-        return [self.head, self.encoder]
-
-    def edge_modules(self) -> list[nn.Module]:
-        return [self.decoder, self.tail]
 
     def code_shape(self) -> tuple[int, int, int]:
         """``(channels, h / downsample, w / downsample)``: the reals of one sample's code."""

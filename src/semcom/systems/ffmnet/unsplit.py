@@ -6,36 +6,20 @@ link; ``local``'s accounting (device cost = the whole network)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
-from torch import nn
 
 from semcom.systems.ffmnet.family import FFMNetFamily, FFMNetParams
 from semcom.systems.ffmnet.names import DETECTION, SEGMENTATION
+from semcom.systems.local import UnsplitOnDevice
 from semcom.systems.registry import register_system
-from semcom.transports import NoTransport, Transport
 
 _SMALL = {"width": 8, "head_channels": 32, "head_convs": 1}
 
 
-class _Unsplit(FFMNetFamily):
-    transport_kinds = ("none",)
+class _Unsplit(FFMNetFamily, UnsplitOnDevice):
     contract_params: ClassVar[tuple[dict[str, Any], ...]] = (_SMALL,)
-
-    def make_transport(self) -> Transport:
-        return NoTransport()
-
-    def device_modules(self) -> list[nn.Module]:
-        return [self.head, self.tail]
-
-    def edge_modules(self) -> list[nn.Module]:
-        return []
-
-    def split_elements(self) -> int:
-        """Nothing is split: the input's element count."""
-        return math.prod(self.ctx.input_shape)
 
 
 @register_system("ffmnet")
