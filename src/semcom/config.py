@@ -31,7 +31,8 @@ class _Section(BaseModel):
 
 
 class AugmentConfig(_Section):
-    """Training-time augmentation (:mod:`semcom.data.augment`; classification only)."""
+    """Training-time augmentation (:mod:`semcom.data.augment`; masks and boxes move with their
+    image)."""
 
     crop_padding: int = Field(
         0, ge=0, le=64, description="zero-pad by this many pixels, then crop at a random offset"
@@ -78,6 +79,11 @@ class DataConfig(_Section):
     )
     augment: AugmentConfig = Field(
         default_factory=AugmentConfig, description="training batches only, per sample"
+    )
+    class_weights: Literal["none", "median-frequency"] = Field(
+        "none",
+        description="segmentation loss weights per class, from the training masks: none | "
+        "median-frequency (Eigen & Fergus; for imbalanced sets such as CamVid)",
     )
     validation: int | None = Field(
         None,

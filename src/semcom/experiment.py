@@ -37,6 +37,8 @@ from semcom.config import (
 from semcom.data import DataUnavailableError, build_dataset, split_off, take_first
 from semcom.data.augment import Augment, check_augment
 from semcom.data.batch import fetch_batch
+from semcom.data.class_weights import weighted_spec
+from semcom.data.info import TaskSpec
 from semcom.eval.evaluate import evaluate_variant, measure_system
 from semcom.pretrained import WeightsError, check_shipped, resolve_run_dir, sha256_file
 from semcom.report import all_plots, write_metrics, write_report
@@ -124,6 +126,8 @@ def _data_key(cfg: ExperimentConfig, fields: set[str]) -> dict[str, Any]:
     """The data settings a checkpoint key depends on (``augment`` only when it is on, so that
     the keys of runs without augmentation are what they were)."""
     data = cfg.data.model_dump(include=fields)
+    if cfg.data.class_weights != "none":  # a weighted loss trains another network
+        data["class_weights"] = cfg.data.class_weights
     if augment_of(cfg).active:
         data["augment"] = cfg.data.augment.model_dump()
     if cfg.data.validation is not None:  # fewer training samples, and which ones
@@ -590,6 +594,13 @@ def _load_data(
         train_set = take_first(train_set, cfg.data.train_subset)
     if cfg.data.test_subset:
         test_set = take_first(test_set, cfg.data.test_subset)
+    task = info.task
+    if cfg.data.class_weights != "none":
+        try:
+            task = weighted_spec(info.task, train_set, cfg.data.class_weights)
+        except ValueError as exc:
+            raise ConfigError(f"data.class_weights: {exc}") from None
+        log(f"data: {cfg.data.class_weights} class weights {_weights_text(task)}")
     held = f" / {len(validation)} validation" if validation is not None else ""
     log(
         f"data: {info.name}, {len(train_set)} train{held} / {len(test_set)} test, "
@@ -601,9 +612,16 @@ def _load_data(
         backbone=cfg.backbone.name,
         split_after=cfg.backbone.split_after,
         dataset=info.name,
-        task=info.task,
+        task=task,
     )
     return train_set, test_set, ctx, validation
+
+
+def _weights_text(spec: TaskSpec) -> str:
+    subs = spec.subtasks.values() if spec.subtasks else [spec]
+    return " ".join(
+        f"[{', '.join(f'{w:.2f}' for w in s.class_weights)}]" for s in subs if s.class_weights
+    )
 
 
 def train_backbone(

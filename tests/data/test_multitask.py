@@ -11,6 +11,7 @@ import torch
 from semcom.data import (
     IGNORE_INDEX,
     MultiTaskTensorDataset,
+    TaskSpec,
     build_dataset,
     collate,
     fetch_batch,
@@ -192,3 +193,24 @@ def test_arrays_check_names_the_problem() -> None:
     arrays.boxes[0, 2] = 9
     with pytest.raises(Exception, match="outside the 8×8 image"):
         arrays.check("toy", 3, 2)
+
+
+def test_median_frequency_weights_reach_the_segmentation_loss() -> None:
+    from semcom.data.class_weights import weighted_spec
+
+    train, _, info = synthetic_multitask_datasets(40, 4, seed=3)
+    spec = weighted_spec(info.task, train, "median-frequency")
+    weights = spec.subtasks["segmentation"].class_weights
+    assert len(weights) == info.num_classes
+    # the background covers most pixels: it weighs least
+    assert weights[0] == min(weights) and max(weights) > 1.0
+    assert TaskSpec.from_json(spec.to_json()) == spec
+    assert weighted_spec(info.task, train, "none") == info.task
+    task = build_task(spec.subtasks["segmentation"])
+    logits = torch.randn(1, info.num_classes, 2, 2, generator=torch.Generator().manual_seed(0))
+    mask = torch.tensor([[[0, 0], [0, 1]]])
+    weighted = task.loss(logits, mask)
+    plain = build_task(info.task.subtasks["segmentation"]).loss(logits, mask)
+    assert not torch.allclose(weighted, plain)
+    with pytest.raises(ValueError, match="segmentation"):
+        weighted_spec(TaskSpec("classification", 3), train, "median-frequency")

@@ -36,6 +36,8 @@ class TaskSpec:
         ignore_index: segmentation mask value left out of losses and metrics.
         subtasks: ``multitask`` only: the sub-tasks by name (their targets are the entries of the
             sample's target dict with the same names).
+        class_weights: segmentation only, optional: the loss weight of each class
+            (``data.class_weights``, :mod:`semcom.data.class_weights`); empty: unweighted.
 
     >>> TaskSpec("segmentation", 3).ignore_index
     255
@@ -49,6 +51,7 @@ class TaskSpec:
     classes: tuple[str, ...] = ()
     ignore_index: int | None = None
     subtasks: Mapping[str, TaskSpec] = field(default_factory=dict)
+    class_weights: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in TASKS:
@@ -61,6 +64,14 @@ class TaskSpec:
             raise ValueError("a multitask spec needs sub-tasks, and only a multitask spec has them")
         if self.classes and len(self.classes) != self.num_classes:
             raise ValueError(f"{len(self.classes)} class names for num_classes={self.num_classes}")
+        object.__setattr__(self, "class_weights", tuple(float(w) for w in self.class_weights))
+        if self.class_weights and (
+            self.kind != "segmentation" or len(self.class_weights) != self.num_classes
+        ):
+            raise ValueError(
+                f"class_weights are one per class of a segmentation task; got "
+                f"{len(self.class_weights)} for a {self.kind} task of {self.num_classes} classes"
+            )
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON (the stored model's metadata)."""
@@ -71,6 +82,8 @@ class TaskSpec:
             out["ignore_index"] = self.ignore_index
         if self.subtasks:
             out["subtasks"] = {k: v.to_json() for k, v in self.subtasks.items()}
+        if self.class_weights:
+            out["class_weights"] = list(self.class_weights)
         return out
 
     @classmethod
@@ -82,6 +95,7 @@ class TaskSpec:
             classes=tuple(raw.get("classes", ())),
             ignore_index=raw.get("ignore_index"),
             subtasks={k: cls.from_json(v) for k, v in (raw.get("subtasks") or {}).items()},
+            class_weights=tuple(raw.get("class_weights") or ()),
         )
 
 

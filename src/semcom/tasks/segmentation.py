@@ -151,7 +151,10 @@ class SegmentationTask(Task):
         if not bool((targets != ignore).any()):
             # every pixel unlabelled (e.g. a batch of detection-only images): no term, not NaN
             return output.sum() * 0.0
-        return F.cross_entropy(output, targets, ignore_index=ignore)
+        weight = None
+        if self.spec.class_weights:
+            weight = output.new_tensor(self.spec.class_weights)
+        return F.cross_entropy(output, targets, weight=weight, ignore_index=ignore)
 
     def evaluator(self) -> SegmentationEvaluator:
         return SegmentationEvaluator(self.num_classes, self.ignore_index)
