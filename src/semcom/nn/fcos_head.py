@@ -101,7 +101,9 @@ class FCOSDetector(nn.Module):
         """Training (with ``targets``): loss terms by name (scalars); otherwise detections per
         image. ``features``: maps ``[B, C, h_l, w_l]``, finest first."""
         features = list(features)
-        head_outputs = self.head(features)
+        # matching, losses and box decoding in float32 also under bfloat16 autocast (pixel
+        # coordinates of a few hundred lose whole pixels in bfloat16)
+        head_outputs = {k: v.float() for k, v in self.head(features).items()}
         anchors = self._anchors(features, image_size)
         per_level = [f.shape[2] * f.shape[3] for f in features]
         if targets is not None:
