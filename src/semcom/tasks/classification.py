@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,6 +42,11 @@ class ClassificationEvaluator(Evaluator):
 
     def sample_scores(self) -> torch.Tensor:
         return torch.cat(self._correct) if self._correct else torch.zeros(0, dtype=torch.bool)
+
+    def subset(self, index: torch.Tensor) -> ClassificationEvaluator:
+        out = copy.copy(self)
+        out._correct = [self.sample_scores()[index]]
+        return out
 
     @property
     def count(self) -> int:

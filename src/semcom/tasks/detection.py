@@ -105,6 +105,14 @@ class DetectionEvaluator(Evaluator):
     def count(self) -> int:
         return len(self._targets)
 
+    def subset(self, index: torch.Tensor) -> DetectionEvaluator:
+        out = DetectionEvaluator()
+        rows = [int(i) for i in index]
+        out._preds = [self._preds[i] for i in rows]
+        out._targets = [self._targets[i] for i in rows]
+        out._labelled = [self._labelled[i] for i in rows]
+        return out
+
     def compute(self, on_time: torch.Tensor | None = None) -> Metrics:
         if not self._targets:
             return dict.fromkeys(METRICS)

@@ -49,6 +49,11 @@ class MultiTaskEvaluator(Evaluator):
     def count(self) -> int:
         return min((ev.count for ev in self.evaluators.values()), default=0)
 
+    def subset(self, index: torch.Tensor) -> MultiTaskEvaluator:
+        out = MultiTaskEvaluator(self.tasks)
+        out.evaluators = {name: ev.subset(index) for name, ev in self.evaluators.items()}
+        return out
+
     def compute(self, on_time: torch.Tensor | None = None) -> Metrics:
         per_task = {name: ev.compute(on_time) for name, ev in self.evaluators.items()}
         seen: dict[str, int] = {}

@@ -108,6 +108,12 @@ class SegmentationEvaluator(Evaluator):
         empty = torch.zeros(0, k, dtype=torch.int64)
         return tuple(torch.cat(v) if v else empty for v in (self._inter, self._pred, self._true))  # type: ignore[return-value]
 
+    def subset(self, index: torch.Tensor) -> SegmentationEvaluator:
+        out = SegmentationEvaluator(self.num_classes, self.ignore_index)
+        inter, pred, true = self._stacked()
+        out._inter, out._pred, out._true = [inter[index]], [pred[index]], [true[index]]
+        return out
+
     def sample_scores(self) -> torch.Tensor:
         inter, _, true = self._stacked()
         labelled = true.sum(1)
