@@ -61,11 +61,11 @@ class Evaluator(ABC):
         """Metrics by name over every sample added; ``on_time`` (bool ``[N]``) marks samples
         that met the deadline (late ones count as empty predictions)."""
 
+    @abstractmethod
     def subset(self, index: torch.Tensor) -> Evaluator:
         """A new evaluator holding the samples ``index`` (int64 ``[M]``, in the order added,
         repeats allowed) of this one, as if only they had been added: what a bootstrap of the
         metrics resamples (:mod:`semcom.eval.bootstrap`)."""
-        raise NotImplementedError(f"{type(self).__name__} does not resample its samples")
 
     def sample_scores(self) -> torch.Tensor | None:
         """Per-sample scores ``[N]`` (bool, or float in ``[0, 1]``) in the order added, or

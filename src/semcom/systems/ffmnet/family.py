@@ -134,6 +134,11 @@ class FFMNetFamily(BackboneSplitSystem):
         """The edge's task output from the (received) split feature."""
         return self.tail(feature_hat, self.ctx.image_size, targets)
 
+    def infer_local(self, x: torch.Tensor) -> Any:
+        """The unsplit network on ``x`` (no link): head, then the edge part. It takes precedence
+        over the separate-coding bases' classifier form (``tail(head(x))``)."""
+        return self.finish(self.head(x))
+
     def forward(
         self,
         x: torch.Tensor,

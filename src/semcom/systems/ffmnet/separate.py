@@ -36,11 +36,8 @@ class FFMNetCapacityParams(FFMNetParams, CapacityParams):
     """FFMNet's network fields and ``capacity``'s."""
 
 
-class _ImageSource(FFMNetFamily):
+class _DecodedImage(FFMNetFamily):
     """What the edge runs on a decoded image: the whole FFMNet."""
-
-    def infer_local(self, x: torch.Tensor) -> Any:
-        return self.finish(self.head(x))
 
     def _classify(self, images: list[torch.Tensor | None]) -> tuple[Any, torch.Tensor]:
         """Decoded uint8 images ``[C, H, W]`` (``None``: nothing arrived) → the batched
@@ -52,11 +49,8 @@ class _ImageSource(FFMNetFamily):
         return self.infer_local(batch.to(ref.device, torch.float32) / 255.0), valid
 
 
-class _FeatureSource(FFMNetFamily):
+class _DecodedFeature(FFMNetFamily):
     """What the edge runs on decoded feature symbols: the feature decoder and FFMNet's tail."""
-
-    def infer_local(self, x: torch.Tensor) -> Any:
-        return self.finish(self.head(x))
 
     def link_forward(
         self, feature: torch.Tensor, snr_db: torch.Tensor | None
@@ -77,7 +71,7 @@ class _FeatureSource(FFMNetFamily):
 
 
 @register_system("ffmnet-sscc")
-class FFMNetSSCC(_ImageSource, SSCC):
+class FFMNetSSCC(_DecodedImage, SSCC):
     """``sscc`` for FFMNet (module docstring)."""
 
     Params = FFMNetSSCCParams
@@ -90,7 +84,7 @@ class FFMNetSSCC(_ImageSource, SSCC):
     )  # fmt: skip
 
 
-class FFMNetFeatureSSCC(_FeatureSource, FeatureSSCC):
+class FFMNetFeatureSSCC(_DecodedFeature, FeatureSSCC):
     """``ffmnet-sscc`` with ``source: features``."""
 
     name = "ffmnet-sscc"
@@ -100,7 +94,7 @@ class FFMNetFeatureSSCC(_FeatureSource, FeatureSSCC):
 
 
 @register_system("ffmnet-capacity")
-class FFMNetCapacity(_ImageSource, CapacityBound):
+class FFMNetCapacity(_DecodedImage, CapacityBound):
     """``capacity`` for FFMNet (module docstring)."""
 
     Params = FFMNetCapacityParams
@@ -112,7 +106,7 @@ class FFMNetCapacity(_ImageSource, CapacityBound):
     )
 
 
-class FFMNetFeatureCapacity(_FeatureSource, FeatureCapacity):
+class FFMNetFeatureCapacity(_DecodedFeature, FeatureCapacity):
     """``ffmnet-capacity`` with ``source: features``."""
 
     name = "ffmnet-capacity"
