@@ -105,3 +105,17 @@ def test_quick_runs_a_few_snr_points_on_the_first_channels() -> None:
     assert [c["name"] for c in quick.eval.channels()] == ["awgn"]
     with pytest.raises(ConfigError, match="quick.channels"):
         resolve({**base, "quick": {"channels": 0}})
+
+
+def test_warmup_needs_a_builtin_schedule_and_clipping_a_positive_norm() -> None:
+    ok = parse_config(
+        {**BASE, "train": {"stages": [{"name": "s", "schedule": "cosine", "warmup_epochs": 1}]}}
+    )
+    assert ok.train.stages[0].warmup_epochs == 1
+    with pytest.raises(ConfigError) as exc:
+        parse_config({**BASE, "train": {"backbone": {
+            "schedule": {"name": "StepLR", "step_size": 5}, "warmup_epochs": 1}}})  # fmt: skip
+    assert "train.backbone" in str(exc.value) and "cosine" in str(exc.value)
+    with pytest.raises(ConfigError) as exc:
+        parse_config({**BASE, "train": {"stages": [{"name": "s", "grad_clip": 0}]}})
+    assert "train.stages.0.grad_clip" in str(exc.value)

@@ -49,11 +49,16 @@ class DataConfig(_Section):
     eval_batch_size: int = Field(256, ge=1)
     train_subset: int | None = Field(None, ge=1, description="first N training samples only")
     test_subset: int | None = Field(None, ge=1, description="first N test samples only")
-    # options of the sets that take them (image-folder, camvid, voc); None: the set's default
+    # options of the sets that take them (image-folder, camvid, voc, the video sets hmdb51,
+    # ucf101, kinetics, video-list); None: the set's default
     image_size: int | tuple[int, int] | None = Field(
-        None, description="image-folder, camvid, voc: resize every image to (H, W) (or N x N)"
+        None,
+        description="image-folder, camvid, voc: resize every image to (H, W) (or N x N); video "
+        "sets: scale each frame to cover (H, W), then centre-crop (default 112)",
     )
-    channels: Literal[1, 3] | None = Field(None, description="image-folder: grey (1) or RGB (3)")
+    channels: Literal[1, 3] | None = Field(
+        None, description="image-folder, video sets: grey (1) or RGB (3)"
+    )
     test_fraction: float | None = Field(
         None, gt=0, lt=1, description="image-folder, one folder of classes: the test share"
     )
@@ -75,7 +80,38 @@ class DataConfig(_Section):
         None, description="voc: the ImageSets list trained on (default train)"
     )
     test_set: str | None = Field(
-        None, description="voc: the ImageSets list tested on (default val)"
+        None,
+        description="voc: the ImageSets list tested on (default val); kinetics: the test split's "
+        "folder next to train/ (default val, else test)",
+    )
+    frames: int | None = Field(None, ge=1, description="video sets: frames per clip (default 16)")
+    sampling: Literal["uniform", "stride"] | None = Field(
+        None,
+        description="video sets: which frames: uniform (spread over the clip, the default) or "
+        "stride (a centred window of frames `stride` apart)",
+    )
+    stride: int | None = Field(
+        None, ge=1, description="video sets, sampling: stride: the frame step (default 2)"
+    )
+    fold: Literal[1, 2, 3] | None = Field(
+        None, description="hmdb51, ucf101: the official train/test split (default 1)"
+    )
+    splits_dir: str | None = Field(
+        None,
+        description="hmdb51, ucf101: the folder of the split files (relative to data.root); "
+        "default: found next to the videos",
+    )
+    train_list: str | None = Field(
+        None, description="video-list: the training list (default train_list.txt)"
+    )
+    test_list: str | None = Field(
+        None, description="video-list: the test list (default test_list.txt)"
+    )
+    label_map: str | None = Field(
+        None, description="video-list: class names, one per line (default label_map.txt)"
+    )
+    data_prefix: str | None = Field(
+        None, description="video-list: the folder list paths are relative to (default the list's)"
     )
     augment: AugmentConfig = Field(
         default_factory=AugmentConfig, description="training batches only, per sample"
@@ -105,6 +141,15 @@ class DataConfig(_Section):
             "year": self.year,
             "image_set": self.image_set,
             "test_set": self.test_set,
+            "frames": self.frames,
+            "sampling": self.sampling,
+            "stride": self.stride,
+            "fold": self.fold,
+            "splits_dir": self.splits_dir,
+            "train_list": self.train_list,
+            "test_list": self.test_list,
+            "label_map": self.label_map,
+            "data_prefix": self.data_prefix,
         }
 
 
@@ -173,6 +218,26 @@ class OptimConfig(_Section):
         description="constant | cosine (decay to 0) | any torch.optim.lr_scheduler class, as "
         "{name: ..., interval: epoch|step, <keyword arguments>}",
     )
+    warmup_epochs: float = Field(
+        0.0,
+        ge=0,
+        description="linear learning-rate warm-up from lr/100 over this many epochs (may be "
+        "fractional), then the schedule; only with the constant and cosine schedules",
+    )
+    grad_clip: float | None = Field(
+        None, gt=0, description="clip the total gradient norm (L2, all trainable parameters) to this"
+    )
+
+    @model_validator(mode="after")
+    def _warmup_with_builtin(self) -> OptimConfig:
+        from semcom.train.optim import BUILTIN_SCHEDULES, resolve_schedule
+
+        if self.warmup_epochs > 0 and resolve_schedule(self.schedule)[0] not in BUILTIN_SCHEDULES:
+            raise ValueError(
+                f"warmup_epochs works with the schedules {', '.join(BUILTIN_SCHEDULES)}; "
+                "a torch scheduler warms up on its own (e.g. OneCycleLR, or SequentialLR with LinearLR)"
+            )
+        return self
 
     @field_validator("optimizer")
     @classmethod

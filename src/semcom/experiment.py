@@ -136,17 +136,27 @@ def _data_key(cfg: ExperimentConfig, fields: set[str]) -> dict[str, Any]:
 
 
 def _optim_key(optim: OptimConfig) -> dict[str, Any]:
-    """The settings of a training phase in a checkpoint key (``plateau`` only when set, so that
-    keys of phases without one are what they were)."""
-    return optim.model_dump(exclude=set() if optim.plateau is not None else {"plateau"})
+    """The settings of a training phase in a checkpoint key (``plateau``, ``warmup_epochs`` and
+    ``grad_clip`` only when set, so that keys of phases without them are what they were)."""
+    return _drop_defaults(optim.model_dump())
 
 
 def _phase_key(phase: Phase) -> dict[str, Any]:
     """:func:`_optim_key` for a :class:`Phase`."""
-    settings = asdict(phase)
-    if phase.plateau is None:
-        del settings["plateau"]
-    return settings
+    return _drop_defaults(asdict(phase))
+
+
+#: phase settings added after runs were keyed: left out of a key at their "off" value, so that
+#: the keys of phases that do not use them are what they were.
+_OPTIONAL_PHASE_SETTINGS = {"plateau": None, "warmup_epochs": 0.0, "grad_clip": None}
+
+
+def _drop_defaults(settings: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in settings.items()
+        if not (k in _OPTIONAL_PHASE_SETTINGS and v == _OPTIONAL_PHASE_SETTINGS[k])
+    }
 
 
 def _check_augment(cfg: ExperimentConfig, ctx: BuildContext) -> None:
@@ -719,6 +729,8 @@ def _shared_backbone(
         optimizer=b.optimizer,
         weight_decay=b.weight_decay,
         schedule=b.schedule,
+        warmup_epochs=b.warmup_epochs,
+        grad_clip=b.grad_clip,
         trainable="all",
         losses={"task": 1.0},
         path="bypass",

@@ -324,3 +324,40 @@ def test_cpu_precision_is_chosen_by_amp_cpu_alone(
     )
     assert torch.nn.functional.cosine_similarity(step, step_plain, dim=0) > 0.9
     assert float(step.norm() / step_plain.norm()) == pytest.approx(1.0, abs=0.1)
+
+
+def test_warmup_ramps_the_rate_up_then_the_cosine_decays_it(
+    tiny_ctx: BuildContext, tiny_data, tmp_path: Path
+) -> None:
+    seen: list[float] = []
+    torch.manual_seed(0)
+    system = build_system("quantized-split", {"channels": 2, "bits": 2}, tiny_ctx)
+    original = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    torch.optim.Adam.step = spy  # type: ignore[method-assign]
+    try:  # 8 steps per epoch: 4 of warm-up, then 4 of cosine
+        phase = Phase("w", epochs=1, lr=0.01, schedule="cosine", warmup_epochs=0.5)
+        train_phase(system, phase, tiny_data[0], batch_size=64, seed=0, ckpt_dir=tmp_path)
+    finally:
+        torch.optim.Adam.step = original  # type: ignore[method-assign]
+    assert seen[0] == pytest.approx(1e-4)
+    assert all(a < b for a, b in zip(seen[:4], seen[1:5], strict=False))
+    assert seen[4] == pytest.approx(0.01)
+    assert all(a > b for a, b in zip(seen[4:], seen[5:], strict=False))
+
+
+def test_gradient_clipping_bounds_the_update(
+    tiny_ctx: BuildContext, tiny_data, tmp_path: Path
+) -> None:
+    """With plain SGD the change of the weights in one step is lr x the clipped gradient."""
+    torch.manual_seed(0)
+    system = build_system("quantized-split", {"channels": 2, "bits": 2}, tiny_ctx)
+    before = [p.detach().clone() for p in system.parameters()]
+    phase = Phase("c", epochs=1 / 8, lr=1.0, optimizer={"name": "SGD"}, grad_clip=1e-3)
+    train_phase(system, phase, tiny_data[0], batch_size=64, seed=0, ckpt_dir=tmp_path)
+    step = torch.cat([(p.detach() - b).flatten() for p, b in zip(system.parameters(), before)])
+    assert 0 < float(step.norm()) <= 1e-3 * 1.001

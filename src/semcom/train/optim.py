@@ -11,7 +11,8 @@ pattern): a stage's ``optimizer`` and ``schedule`` are config, not a closed list
 
 ``schedule``:
 
-* ``constant`` (default) and ``cosine`` (decay to 0 over the phase's steps, set every step);
+* ``constant`` (default) and ``cosine`` (decay to 0 over the phase's steps, set every step),
+  either after an optional linear warm-up (``warmup_steps``, from 1 % of the rate);
 * any scheduler of :mod:`torch.optim.lr_scheduler` by name with keyword arguments, e.g.
   ``{name: MultiStepLR, milestones: [30, 45], gamma: 0.1}`` or ``{name: OneCycleLR, max_lr: 0.1,
   interval: step}``. ``interval`` (``epoch``, the default, or ``step``) says when it steps; a
@@ -43,6 +44,8 @@ BUILTIN_SCHEDULES = ("constant", "cosine")
 #: scheduler arguments filled with the phase's number of intervals when absent.
 LENGTH_ARGUMENTS = ("total_steps", "T_max", "total_iters")
 INTERVALS = ("epoch", "step")
+#: the fraction of the base rate a warm-up starts from.
+WARMUP_START = 0.01
 
 OptimSpec = str | Mapping[str, Any]
 
@@ -162,11 +165,15 @@ class Schedule:
         base_lr: float,
         total_steps: int,
         steps_per_epoch: int,
+        warmup_steps: int = 0,
     ) -> None:
         self.name, cls, kwargs, self.interval = resolve_schedule(spec)
+        if warmup_steps and cls is not None:
+            raise ValueError(f"warm-up works with the schedules {', '.join(BUILTIN_SCHEDULES)}")
         self.optimizer = optimizer
         self.base_lr = base_lr
         self.total_steps = total_steps
+        self.warmup_steps = min(warmup_steps, total_steps)
         self.scheduler: Any = None
         if cls is not None:
             intervals = (
@@ -180,10 +187,15 @@ class Schedule:
         self._last_epoch_stepped = 0
 
     def factor(self, step: int) -> float:
-        """Built-in schedules: the multiplier of the base rate at ``step``."""
+        """Built-in schedules: the multiplier of the base rate at ``step`` — a linear ramp from
+        :data:`WARMUP_START` over the warm-up steps, then constant or a cosine decay to 0 over the
+        steps that remain."""
+        if step < self.warmup_steps:
+            return WARMUP_START + (1.0 - WARMUP_START) * step / self.warmup_steps
         if self.name == "constant":
             return 1.0
-        return 0.5 * (1.0 + math.cos(math.pi * step / max(self.total_steps, 1)))
+        after = max(self.total_steps - self.warmup_steps, 1)
+        return 0.5 * (1.0 + math.cos(math.pi * (step - self.warmup_steps) / after))
 
     def before_step(self, step: int, epoch: int) -> None:
         """Set the learning rate for ``step`` of ``epoch`` (0-based)."""

@@ -81,6 +81,10 @@ class Phase:
     #: stop early once the validation metric plateaus (:mod:`semcom.train.plateau`); ``epochs``
     #: is then the most the phase trains.
     plateau: Plateau | None = None
+    #: a linear warm-up of the learning rate over this many epochs (built-in schedules only).
+    warmup_epochs: float = 0.0
+    #: clip the total L2 norm of the trainable parameters' gradients to this (``None``: off).
+    grad_clip: float | None = None
 
 
 @dataclass
@@ -247,7 +251,10 @@ def train_phase(
         return PhaseResult(phase.name, steps=0, skipped=False)
 
     optimizer = build_optimizer(phase.optimizer, params, phase.lr, phase.weight_decay)
-    schedule = Schedule(phase.schedule, optimizer, phase.lr, total_steps, steps_per_epoch)
+    schedule = Schedule(
+        phase.schedule, optimizer, phase.lr, total_steps, steps_per_epoch,
+        warmup_steps=math.ceil(phase.warmup_epochs * steps_per_epoch),
+    )  # fmt: skip
     torch.manual_seed(seed + zlib.crc32(phase.name.encode()))
     start = 0
     curve: list[dict[str, float]] = []
@@ -372,10 +379,15 @@ def train_phase(
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
+                if phase.grad_clip is not None:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(params, phase.grad_clip)
                 scaler.step(optimizer)
                 scaler.update()
             else:
                 loss.backward()
+                if phase.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(params, phase.grad_clip)
                 optimizer.step()
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v
@@ -462,6 +474,8 @@ def phase_from_config(stage: Any) -> Phase:
         snr_db=tuple(stage.snr_db) if stage.snr_db else None,
         task_weights=dict(stage.task_weights) if stage.task_weights else None,
         plateau=plateau_from_config(stage.plateau),
+        warmup_epochs=stage.warmup_epochs,
+        grad_clip=stage.grad_clip,
     )
 
 
