@@ -234,3 +234,15 @@ def test_tv_every_module_split_point_composes(name: str, size: int) -> None:
                 whole = net(x)
                 torch.manual_seed(0)
                 torch.testing.assert_close(tail(head(x)), whole, msg=f"{name} after {after}")
+
+
+def test_the_per_frame_control_cannot_see_frame_order_and_the_video_vit_can() -> None:
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 16, 32, 32)
+    control = build_backbone("frame-vit-16", 3, 10).eval()
+    torch.testing.assert_close(control(x), control(x.flip(2)), atol=1e-5, rtol=1e-5)
+    video = build_backbone("video-vit", 3, 10).eval()
+    assert not torch.allclose(video(x), video(x.flip(2)), atol=1e-3)
+    assert video.feature_shape("embed", (3, 16, 32, 32)) == (128, 128)  # 8 x 4 x 4 tokens
+    with pytest.raises(ValueError, match="tubelet"):
+        video(torch.rand(1, 3, 15, 32, 32))

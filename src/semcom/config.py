@@ -225,7 +225,7 @@ class OptimConfig(_Section):
         "fractional), then the schedule; only with the constant and cosine schedules",
     )
     grad_clip: float | None = Field(
-        None, gt=0, description="clip the total gradient norm (L2, all trainable parameters) to this"
+        None, gt=0, description="clip the total gradient norm (L2, trainable parameters) to this"
     )
 
     @model_validator(mode="after")
@@ -235,7 +235,7 @@ class OptimConfig(_Section):
         if self.warmup_epochs > 0 and resolve_schedule(self.schedule)[0] not in BUILTIN_SCHEDULES:
             raise ValueError(
                 f"warmup_epochs works with the schedules {', '.join(BUILTIN_SCHEDULES)}; "
-                "a torch scheduler warms up on its own (e.g. OneCycleLR, or SequentialLR with LinearLR)"
+                "a torch scheduler warms up on its own (OneCycleLR, or SequentialLR with LinearLR)"
             )
         return self
 

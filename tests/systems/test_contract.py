@@ -48,8 +48,10 @@ RECORD_FIELDS = {
 def context_for(name: str, params: dict) -> BuildContext:
     """A small context on which the system can be built (its own task decides the targets)."""
     shape = system_class(name).contract_input_shape
-    probe = build_system(name, params, BuildContext(4, shape, "resnet-small", "layer2", "contract"))
-    return BuildContext(4, shape, "resnet-small", "layer2", "contract", probe.task.spec)
+    # clips (C, T, H, W) run on the video backbone; systems with a network of their own ignore it
+    backbone, split = ("video-vit", "stem") if len(shape) == 4 else ("resnet-small", "layer2")
+    probe = build_system(name, params, BuildContext(4, shape, backbone, split, "contract"))
+    return BuildContext(4, shape, backbone, split, "contract", probe.task.spec)
 
 
 def example_targets(spec: TaskSpec, n: int, input_shape: tuple[int, ...], seed: int = 0):

@@ -359,5 +359,6 @@ def test_gradient_clipping_bounds_the_update(
     before = [p.detach().clone() for p in system.parameters()]
     phase = Phase("c", epochs=1 / 8, lr=1.0, optimizer={"name": "SGD"}, grad_clip=1e-3)
     train_phase(system, phase, tiny_data[0], batch_size=64, seed=0, ckpt_dir=tmp_path)
-    step = torch.cat([(p.detach() - b).flatten() for p, b in zip(system.parameters(), before)])
+    pairs = zip(system.parameters(), before, strict=True)
+    step = torch.cat([(p.detach() - b).flatten() for p, b in pairs])
     assert 0 < float(step.norm()) <= 1e-3 * 1.001

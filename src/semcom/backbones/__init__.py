@@ -2,11 +2,15 @@
 
 CIFAR-style ResNets (``resnet-small``, ``resnet18``, ``resnet50``; He et al.'s ``resnet20`` /
 ``32`` / ``56`` / ``110``), torchvision's ResNet-50 re-cut into stages (``resnet50-imagenet``),
-and any torchvision classification model as ``tv:<name>`` (``tv:resnet18``, ``tv:vit_b_16``),
+small video ViTs for clips (``video-vit``, ``video-vit-tiny``, the per-frame control
+``frame-vit-16``), and any torchvision classification model as ``tv:<name>`` (``tv:resnet18``,
+``tv:vit_b_16``),
 split at a graph node.
 
 >>> print(", ".join(name for name in sorted(BACKBONES) if not name.startswith("tv:")))
-resnet-small, resnet110, resnet18, resnet20, resnet32, resnet50, resnet50-imagenet, resnet56
+... # doctest: +NORMALIZE_WHITESPACE
+frame-vit-16, resnet-small, resnet110, resnet18, resnet20, resnet32, resnet50, resnet50-imagenet,
+resnet56, video-vit, video-vit-tiny
 >>> {"tv:resnet18", "tv:mobilenet_v3_small", "tv:vit_b_16"} <= set(BACKBONES)
 True
 >>> build_backbone("resnet20", 3, 10).feature_shape("layer3", (3, 32, 32))
@@ -21,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from semcom.backbones.base import Normalize, SplitBackbone
 from semcom.backbones.cifar_resnet_he import HE_CIFAR_DEPTHS, he_cifar_resnet
 from semcom.backbones.resnet import cifar_resnet, torchvision_resnet50
+from semcom.backbones.video_vit import video_vit
 from semcom.backbones.weights import BackboneWeightsError, load_backbone_weights, weights_help
 
 if TYPE_CHECKING:
@@ -44,6 +49,9 @@ OWN_BACKBONES: dict[str, Builder] = {
     "resnet50": lambda c, k: cifar_resnet("resnet50", c, k),
     "resnet50-imagenet": torchvision_resnet50,
     **{name: _he_builder(name) for name in HE_CIFAR_DEPTHS},
+    "video-vit": video_vit,
+    "video-vit-tiny": lambda c, k: video_vit(c, k, width=16, dim=64, depth=2, heads=2),
+    "frame-vit-16": lambda c, k: video_vit(c, k, frames=16),
 }
 
 

@@ -3,8 +3,10 @@
 A record joins what the transport measured (:class:`~semcom.transports.Measurement`) with the
 link and compute models: each sample's latency ``T = T_device + sent / rate + T_edge`` on the
 configured channel (a payload of ``b`` bits at ``R = B log2(1 + SNR |h|^2)`` with each sample's own
-``h``; ``n`` complex symbols at ``B`` symbols/s), the task's metrics by name, and, with a deadline,
-the metrics counting late samples as empty predictions.
+``h``; on a time-varying channel, slot by slot at each slot's own rate until the payload is
+through, :func:`semcom.latency.slotted_delivery_time`; ``n`` complex symbols at ``B`` symbols/s),
+the task's metrics by name, and, with a deadline, the metrics counting late samples as empty
+predictions.
 
 Fields every record has (the ``metrics.json`` contract, README): ``system``, ``dataset``,
 ``channel``, ``channel_label``, ``snr_db``, ``accuracy`` (mean per-sample score: top-1 for
@@ -18,20 +20,41 @@ fields, compute costs, ``latency_s``, ``link``, ``deadline_s``, ``accuracy_withi
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 
-from semcom.channels import build_channel, channel_label
+from semcom.channels import GaussMarkovFadingChannel, build_channel, channel_label
 from semcom.latency import accuracy_within_deadline, get_profile, latency
 from semcom.transports import Measurement
 
+#: how long a time-varying link is simulated for each sample: this many deadlines (or
+#: :data:`SLOTTED_HORIZON_S` without one); a payload not through by then is late.
+SLOTTED_HORIZON_DEADLINES = 4.0
+SLOTTED_HORIZON_S = 1.0
+#: at most this many slots per sample.
+SLOTTED_MAX_SLOTS = 8192
 
-def link_gains(channel: dict[str, Any], n: int, seed: int) -> torch.Tensor:
-    """Per-sample power gains ``|h|^2`` ``[n]`` of the evaluation channel (1 for AWGN)."""
+
+def link_gains(
+    channel: dict[str, Any], n: int, seed: int, deadline_s: float | None = None
+) -> tuple[torch.Tensor, float | None]:
+    """Power gains ``|h|^2`` of the evaluation channel and its slot length: ``([n], None)``, one
+    gain per sample (1 for AWGN), or on a time-varying channel (``gauss-markov``)
+    ``([n, L], slot_s)``: each sample's gain in each of ``L`` slots, a
+    stationary process per sample, ``L · slot_s`` covering :data:`SLOTTED_HORIZON_DEADLINES`
+    deadlines."""
     params = {k: v for k, v in channel.items() if k != "name"}
     ch = build_channel(channel["name"], **params)
-    return ch.power_gain(n, generator=torch.Generator().manual_seed(seed)).double()
+    generator = torch.Generator().manual_seed(seed)
+    if not isinstance(ch, GaussMarkovFadingChannel):
+        return ch.power_gain(n, generator=generator).double(), None
+    slot_s = ch.slot_s
+    horizon = SLOTTED_HORIZON_DEADLINES * deadline_s if deadline_s else SLOTTED_HORIZON_S
+    slots = max(1, min(SLOTTED_MAX_SLOTS, math.ceil(horizon / slot_s - 1e-9)))
+    h = ch.gains(num_slots=slots, batch=n, generator=generator)
+    return (h.real.square() + h.imag.square()).double(), float(slot_s)
 
 
 def link_records(
@@ -53,10 +76,10 @@ def link_records(
     transport = system.transport
     task = system.task
     n = m.samples
-    gains = (
-        link_gains(channel, n, seed)
+    gains, slot_s = (
+        link_gains(channel, n, seed, deadline_s)
         if transport.uses_link_gains
-        else torch.ones(n, dtype=torch.float64)
+        else (torch.ones(n, dtype=torch.float64), None)
     )
     edge_profile = get_profile(edge)
     ratio_fields = transport.ratio_fields(system, m)
@@ -67,7 +90,9 @@ def link_records(
         evaluator = m.evaluator_at(snr)
         scores = evaluator.sample_scores()
         metrics = evaluator.compute()
-        sent, rate, link_fields = transport.link_load(m, gains, float(snr), bandwidth_hz)
+        sent, rate, link_fields = transport.link_load(
+            m, gains, float(snr), bandwidth_hz, slot_s=slot_s
+        )
         for device in devices:
             dev_profile = get_profile(device)
             lat = latency(m.device_flops, m.edge_flops, sent, dev_profile, edge_profile, rate)

@@ -18,6 +18,7 @@ from semcom.latency.model import LatencyBreakdown, latency
 from semcom.latency.profile import ComputeProfile
 from semcom.latency.profiles import PROFILES, THIS_CPU, get_profile, profile_names
 from semcom.latency.rate import shannon_rate_bps, transmit_time_s
+from semcom.latency.slotted import slotted_delivery_time
 
 __all__ = [
     "PROFILES",
@@ -32,5 +33,6 @@ __all__ = [
     "measure_cpu_profile",
     "profile_names",
     "shannon_rate_bps",
+    "slotted_delivery_time",
     "transmit_time_s",
 ]

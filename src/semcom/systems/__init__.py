@@ -7,14 +7,17 @@ from semcom.systems import (  # noqa: F401  (registration side effects)
     aecnn,
     bottlenet,
     clip_split,
+    deepisc,
     det_split,
     ffmnet,
     local,
     lssc,
     offload,
+    offload_video,
     quantized_split,
     seg_split,
     separate_coding,
+    stae,
 )
 from semcom.systems.backbone_split import BackboneSplitSystem
 from semcom.systems.base import (

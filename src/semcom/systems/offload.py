@@ -41,6 +41,9 @@ class _Offload(WholeModelAtEdge):
     """Shared body: the whole backbone at the edge; subclasses say how pixels become bytes."""
 
     codec: ClassVar[str] = "raw"
+    #: the payload parameter that carries the codec setting, and what it is in words.
+    quality_key: ClassVar[str] = "q"
+    quality_label: ClassVar[str] = "codec quality"
 
     def export_refusal(self) -> str:
         if self.codec == "raw":
@@ -59,11 +62,12 @@ class _Offload(WholeModelAtEdge):
         return encode_image(img, self.codec, self._quality())
 
     def _decode_one(self, body: bytes) -> torch.Tensor:
+        if self.codec == "raw":  # an image or a clip: its uint8 samples in order
+            size = math.prod(self.image_shape)
+            if len(body) != size:
+                raise PayloadError(f"raw input body has {len(body)} bytes, expected {size}")
+            return torch.frombuffer(bytearray(body), dtype=torch.uint8).reshape(self.image_shape)
         c, h, w = self.image_shape
-        if self.codec == "raw":
-            if len(body) != c * h * w:
-                raise PayloadError(f"raw image body has {len(body)} bytes, expected {c * h * w}")
-            return torch.frombuffer(bytearray(body), dtype=torch.uint8).reshape(c, h, w)
         try:
             img = decode_image(body, channels=c, max_pixels=h * w)
         except ImageCodecError as exc:
@@ -75,23 +79,31 @@ class _Offload(WholeModelAtEdge):
     @torch.no_grad()
     def device_encode(self, x: torch.Tensor) -> list[Payload]:
         pixels = float_to_uint8(x).cpu()
-        params = {"q": q} if (q := self._quality()) is not None else {}
+        params = self._payload_params()
         return [
             Payload(self.name, (self.image_shape,), dict(params), (self._encode_one(img),))
             for img in pixels
         ]
 
-    def payload_layout(self) -> PayloadLayout:
+    def _payload_params(self) -> dict[str, int]:
         quality = self._quality()
-        params = {"q": quality} if quality is not None else {}
-        # raw pixels: exactly C·H·W bytes; a coded image at most what the encoder can write
-        bound: DimSpec = (
-            math.prod(self.image_shape)
-            if self.codec == "raw"
-            else Dim(0, max_file_bytes(self.codec, self.image_shape))
-        )
+        return {self.quality_key: quality} if quality is not None else {}
+
+    def _body_bound(self) -> DimSpec:
+        """The body's byte length: raw pixels exactly ``C·H·W``; a coded image at most what the
+        encoder can write."""
+        if self.codec == "raw":
+            return math.prod(self.image_shape)
+        return Dim(0, max_file_bytes(self.codec, self.image_shape))
+
+    def payload_layout(self) -> PayloadLayout:
         return PayloadLayout(
-            self.name, (self.image_shape,), 1, params, {"q": "codec quality"}, chunk_bytes=(bound,)
+            self.name,
+            (self.image_shape,),
+            1,
+            self._payload_params(),
+            {self.quality_key: self.quality_label},
+            chunk_bytes=(self._body_bound(),),
         )
 
     @torch.no_grad()

@@ -214,10 +214,18 @@ class Transport(ABC):
 
     @abstractmethod
     def link_load(
-        self, m: Measurement, gains: torch.Tensor, snr_db: float, bandwidth_hz: float
+        self,
+        m: Measurement,
+        gains: torch.Tensor,
+        snr_db: float,
+        bandwidth_hz: float,
+        *,
+        slot_s: float | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
         """Per-sample units sent ``[N]``, their rate ``[N]`` (units/s) and the record's ``link``
-        fields, at ``snr_db`` with per-sample power gains ``gains`` ``[N]``."""
+        fields, at ``snr_db`` with per-sample power gains ``gains`` ``[N]`` — or, on a
+        time-varying channel, ``[N, L]`` per slot of ``slot_s`` seconds (the rate is then the
+        effective one: units over the time the slots take to carry them)."""
 
     def measured(
         self, system: Any, test_set: Dataset, plan: MeasurePlan, **fields: Any

@@ -66,7 +66,13 @@ class NoTransport(Transport):
         }
 
     def link_load(
-        self, m: Measurement, gains: torch.Tensor, snr_db: float, bandwidth_hz: float
+        self,
+        m: Measurement,
+        gains: torch.Tensor,
+        snr_db: float,
+        bandwidth_hz: float,
+        *,
+        slot_s: float | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
         sent, rate = nothing_sent(m.samples)
         return sent, rate, {"rate_bps": None}

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset
 
 from semcom.coding import WireCodec
-from semcom.latency import shannon_rate_bps
+from semcom.latency import shannon_rate_bps, slotted_delivery_time
 from semcom.transports.base import (
     Measurement,
     MeasurePlan,
@@ -32,7 +32,7 @@ from semcom.transports.base import (
     flops_of,
     time_halves,
 )
-from semcom.transports.ratios import compression_ratio
+from semcom.transports.ratios import compression_ratio, raw_clip_ratio
 
 
 def round_trip(
@@ -96,7 +96,18 @@ class PayloadTransport(Transport):
         )
 
     def ratio_fields(self, system: Any, m: Measurement) -> dict[str, Any]:
+        """The payload's size fields. Images: the ratio of the float32 tensor at the split;
+        clips (inputs ``(C, T, H, W)``): of the raw uint8 clip, with the float32-at-split figure
+        beside it as ``float32_split_ratio``."""
         mean_bits = float(m.payload_bits.mean())
+        fields = self._image_ratio_fields(system, m, mean_bits)
+        if len(system.ctx.input_shape) == 4 and mean_bits > 0:
+            fields["float32_split_ratio"] = fields["compression_ratio"]
+            fields["compression_ratio"] = raw_clip_ratio(system.ctx_input_elements(), mean_bits)
+            fields["ratio_kind"] = "raw uint8 clip bits per payload bit"
+        return fields
+
+    def _image_ratio_fields(self, system: Any, m: Measurement, mean_bits: float) -> dict[str, Any]:
         return {
             "payload_bits": mean_bits,
             "header_bits": m.header_bits,
@@ -111,11 +122,33 @@ class PayloadTransport(Transport):
         }
 
     def link_load(
-        self, m: Measurement, gains: torch.Tensor, snr_db: float, bandwidth_hz: float
+        self,
+        m: Measurement,
+        gains: torch.Tensor,
+        snr_db: float,
+        bandwidth_hz: float,
+        *,
+        slot_s: float | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
         inst_snr_db = snr_db + 10.0 * torch.log10(gains.clamp_min(1e-300))
         rate = torch.as_tensor(shannon_rate_bps(bandwidth_hz, inst_snr_db)).double()
-        return m.payload_bits, rate, {"rate_bps": finite_mean(rate)}
+        if gains.dim() == 1:
+            return m.payload_bits, rate, {"rate_bps": finite_mean(rate)}
+        if slot_s is None:
+            raise ValueError("per-slot gains [N, L] need the slot length slot_s")
+        # time-varying: each slot at its own rate; the effective rate is bits / delivery time
+        bits = m.payload_bits.double()
+        time = slotted_delivery_time(bits, rate, slot_s)
+        effective = torch.where(time > 0, bits / time, torch.full_like(bits, float("inf")))
+        return (
+            m.payload_bits,
+            effective,
+            {
+                "rate_bps": finite_mean(rate.flatten()),
+                "slot_s": slot_s,
+                "delivered_share": float(torch.isfinite(time).double().mean()),
+            },
+        )
 
     def serve_refusal(self, system: Any) -> str | None:
         return None

@@ -4,6 +4,8 @@
 196.0
 >>> channel_bandwidth_ratio(source_elements=3 * 32 * 32, complex_symbols=512)
 0.16666666666666666
+>>> raw_clip_ratio(input_elements=3 * 16 * 32 * 32, payload_bits=3781.0) > 104
+True
 """
 
 from __future__ import annotations
@@ -20,6 +22,17 @@ def compression_ratio(split_elements: int, payload_bits: float) -> float:
     if split_elements <= 0:
         raise ValueError(f"split_elements must be > 0, got {split_elements}")
     return 32.0 * split_elements / float(payload_bits)
+
+
+def raw_clip_ratio(input_elements: int, payload_bits: float) -> float:
+    """Video's compression ratio: bits of the raw uint8 clip at the classifier's input
+    (``8 · C·T·H·W``) divided by the payload bits (issue 18; ``ratio_kind`` "raw uint8 clip bits
+    per payload bit")."""
+    if payload_bits <= 0 or input_elements <= 0:
+        raise ValueError(
+            f"need input_elements > 0 and payload_bits > 0, got {input_elements}, {payload_bits}"
+        )
+    return 8.0 * input_elements / float(payload_bits)
 
 
 def channel_bandwidth_ratio(source_elements: int, complex_symbols: int) -> float:

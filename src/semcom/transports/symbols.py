@@ -140,7 +140,13 @@ class SymbolTransport(Transport):
         }
 
     def link_load(
-        self, m: Measurement, gains: torch.Tensor, snr_db: float, bandwidth_hz: float
+        self,
+        m: Measurement,
+        gains: torch.Tensor,
+        snr_db: float,
+        bandwidth_hz: float,
+        *,
+        slot_s: float | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
         n = m.samples
         uses = torch.full((n,), float(m.channel_uses or 0), dtype=torch.float64)
