@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -471,7 +471,15 @@ def serve(
 
 @app.command()
 def infer(
-    images: Annotated[Path, typer.Argument(help="an image file, or a directory of images")],
+    images: Annotated[
+        Path,
+        typer.Argument(
+            metavar="IMAGE|VIDEO|DIR",
+            help="an image (.png .jpg .jpeg .bmp .gif .webp .tif .tiff .ppm .pgm) for a model "
+            "taking images, a video (.avi .mp4 .mkv .webm .mov .m4v .mpg .mpeg .ogv .flv .3gp "
+            ".wmv) for one taking clips, or a directory of them",
+        ),
+    ],
     server: Annotated[
         str, typer.Option("--server", help="edge server URL")
     ] = "http://127.0.0.1:8000",
@@ -497,14 +505,18 @@ def infer(
     seed: Annotated[int, typer.Option("--seed", help="seed of the emulated losses")] = 0,
     timeout: Annotated[float, typer.Option("--timeout", help="HTTP timeout, s")] = 30.0,
     json_lines: Annotated[
-        bool, typer.Option("--json", help="one JSON record per image instead of a table")
+        bool, typer.Option("--json", help="one JSON record per file instead of a table")
     ] = False,
     device: Annotated[
         str, typer.Option("--device", help="--run: the device part on cpu | cuda[:N] | mps | auto")
     ] = "cpu",
 ) -> None:
-    """Run the device part locally, send each image's payload to the server, print the
-    prediction and the time of every stage."""
+    """Run the device part locally, send each image's or video's payload to the server, print
+    the prediction and the time of every stage.
+
+    A model taking clips (C, T, H, W) gets each video decoded to T frames sampled uniformly over
+    the file, scaled to cover H x W and centre-cropped, in its C channels; a model taking images
+    (C, H, W) gets each image converted and resized. A file of the other kind is refused."""
     import json
     import math
     import statistics
@@ -514,9 +526,10 @@ def infer(
     from semcom.runtime.client import (
         ClientError,
         EdgeClient,
-        image_paths,
         infer_one,
-        load_image,
+        input_paths,
+        is_clip_shape,
+        load_input,
         load_onnx_device,
         load_torch_device,
     )
@@ -547,33 +560,40 @@ def infer(
             if run_dir is not None
             else load_onnx_device(onnx, system)  # type: ignore[arg-type]
         )
-        shape = cast(tuple[int, int, int], device_part.input_shape)
-        if len(shape) != 3:
-            raise ValueError(f"{device_part.variant} takes {shape} input, not a (C, H, W) image")
-        paths = image_paths(images)
+        shape = tuple(device_part.input_shape)
+        if len(shape) not in (3, 4):
+            raise ValueError(
+                f"{device_part.variant} takes {shape} inputs, neither (C, H, W) images nor "
+                "(C, T, H, W) clips"
+            )
+        try:
+            paths = input_paths(images, shape)
+        except ClientError as exc:
+            raise ClientError(f"{exc} (variant {device_part.variant})") from None
     except (ClientError, StoreError, ValueError) as exc:
         _fail(str(exc))
+    kind = "video" if is_clip_shape(shape) else "image"  # also the JSON records' file key
 
     table = Table(title=f"{device_part.variant} via {server}")
-    for col in ("image", "pred", "bytes", "device", "link", "parse", "decode", "edge", "overhead",
+    for col in (kind, "pred", "bytes", "device", "link", "parse", "decode", "edge", "overhead",
                 "total"):  # fmt: skip
-        table.add_column(col, justify="left" if col == "image" else "right")
+        table.add_column(col, justify="left" if col == kind else "right")
     failures = 0
     totals: list[float] = []
     with client:
-        for path in paths:  # an unreadable image fails alone; the others still go
+        for path in paths:  # an unreadable file fails alone; the others still go
             try:
-                result = infer_one(device_part, client, load_image(path, shape), link)
+                result = infer_one(device_part, client, load_input(path, shape), link)
             except (ClientError, LinkDropped) as exc:
                 failures += 1
                 if json_lines:
-                    print(json.dumps({"image": str(path), "error": str(exc)}), flush=True)
+                    print(json.dumps({kind: str(path), "error": str(exc)}), flush=True)
                 else:
                     err_console.print(f"{path}: {exc}", highlight=False)
                 continue
             totals.append(result.total_s)
             if json_lines:
-                print(json.dumps({"image": str(path), **result.to_json()}), flush=True)
+                print(json.dumps({kind: str(path), **result.to_json()}), flush=True)
                 continue
             ms = result.server_ms
             link_text = f"{1e3 * result.link_s:.2f}"
@@ -595,12 +615,12 @@ def infer(
         console.print(table)
         if totals:
             console.print(
-                f"{len(totals)} image(s), median total {1e3 * statistics.median(totals):.2f} ms "
+                f"{len(totals)} {kind}(s), median total {1e3 * statistics.median(totals):.2f} ms "
                 "(times in ms; overhead = total - device - link - edge decode - edge compute)",
                 highlight=False,
             )
     if failures:
-        _fail(f"{failures} of {len(paths)} image(s) failed", code=1)
+        _fail(f"{failures} of {len(paths)} {kind}(s) failed", code=1)
 
 
 @data_app.command("fashion-mnist")

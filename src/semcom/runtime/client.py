@@ -1,7 +1,14 @@
-"""The device side of the runtime: image → device network → payload bytes → (emulated link) → HTTP.
+"""The device side of the runtime: input → device network → payload bytes → (emulated link) → HTTP.
 
 * :func:`load_image` / :func:`image_paths` — PNG, JPEG, ... files (Pillow) as the model's input
   ``[1, C, H, W]`` float32 in ``[0, 1]`` (converted to grey or RGB, resized to ``H × W``).
+* :func:`load_clip` — a video file (:data:`VIDEO_SUFFIXES`: MP4, AVI, MKV, WebM, MOV, ...; PyAV)
+  as a clip model's input ``[1, C, T, H, W]``: ``T`` frames sampled uniformly over the file,
+  scaled to cover ``H × W`` and centre-cropped, grey or RGB
+  (:func:`semcom.data.video_decode.decode_clip`, the test-time protocol of the video sets).
+* :func:`input_paths` / :func:`load_input` — either, by the model's input shape: ``(C, H, W)``
+  takes images, ``(C, T, H, W)`` videos; a file of the other kind is refused with a message that
+  names the input the model expects.
 * :class:`TorchDevice` (:func:`load_torch_device`) — the stored system's ``device_encode`` in
   PyTorch; :func:`load_onnx_device` — the exported device part in onnxruntime
   (:mod:`semcom.runtime.onnx_device`). Both give one :class:`~semcom.coding.Payload` per sample.
@@ -30,11 +37,14 @@ import numpy as np
 import torch
 
 from semcom.coding import Payload, WireForm
+from semcom.data.video_sets import VIDEO_EXTENSIONS
 from semcom.runtime.link_emulator import LinkEmulator, LinkTransfer
 from semcom.storage.store import StoredSystem, load_run
 from semcom.systems import BackboneSplitSystem
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+#: File endings ``semcom infer`` takes as videos (case ignored): those of the video data sets.
+VIDEO_SUFFIXES: tuple[str, ...] = VIDEO_EXTENSIONS
 
 
 class ClientError(RuntimeError):
@@ -88,6 +98,101 @@ def load_image(path: str | Path, shape: tuple[int, int, int]) -> torch.Tensor:
     return tensor.unsqueeze(0).contiguous()
 
 
+# ------------------------------------------------------------------------------------ clips
+def is_clip_shape(shape: tuple[int, ...]) -> bool:
+    """Whether a model input ``shape`` (one sample) is a clip ``(C, T, H, W)``."""
+    return len(shape) == 4
+
+
+def describe_input(shape: tuple[int, ...]) -> str:
+    """What a model with input ``shape`` takes, in words (for error messages).
+
+    >>> describe_input((1, 28, 28)), describe_input((3, 16, 32, 32))
+    ('images (C, H, W) = (1, 28, 28)', 'video clips (C, T, H, W) = (3, 16, 32, 32)')
+    """
+    if is_clip_shape(shape):
+        return f"video clips (C, T, H, W) = {tuple(shape)}"
+    return f"images (C, H, W) = {tuple(shape)}"
+
+
+def _suffixes(shape: tuple[int, ...]) -> tuple[tuple[str, ...], str]:
+    return (VIDEO_SUFFIXES, "video") if is_clip_shape(shape) else (IMAGE_SUFFIXES, "image")
+
+
+def _check_kind(path: Path, shape: tuple[int, ...]) -> None:
+    """Refuse a file whose suffix says it is of the other kind than the model takes."""
+    wanted, kind = _suffixes(shape)
+    other = IMAGE_SUFFIXES if wanted is VIDEO_SUFFIXES else VIDEO_SUFFIXES
+    if path.suffix.lower() in other and path.suffix.lower() not in wanted:
+        raise ClientError(
+            f"{path}: {'an image' if kind == 'video' else 'a video'} file, but the model takes "
+            f"{describe_input(shape)}; give a {kind} file ({', '.join(wanted)}) or a directory "
+            "of them"
+        )
+
+
+def input_paths(path: str | Path, shape: tuple[int, ...]) -> list[Path]:
+    """The files to send to a model taking ``shape`` inputs: ``path`` itself if it is a file,
+    else the files directly in the directory that have the model's kind of suffix (images for
+    ``(C, H, W)``, videos for ``(C, T, H, W)``; sorted).
+
+    Raises :class:`ClientError` for a missing path, a directory without such files, and a file
+    whose suffix is of the other kind (an image given to a clip model, a video to an image model),
+    naming the input the model expects.
+    """
+    path = Path(path)
+    wanted, kind = _suffixes(shape)
+    other = IMAGE_SUFFIXES if wanted is VIDEO_SUFFIXES else VIDEO_SUFFIXES
+    if path.is_file():
+        _check_kind(path, shape)
+        return [path]
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in wanted)
+        if not found:
+            others = sum(1 for p in path.iterdir() if p.suffix.lower() in other)
+            hint = f"; it holds {others} {'image' if kind == 'video' else 'video'} file(s)"
+            raise ClientError(
+                f"{path}: no {kind} files ({', '.join(wanted)}); the model takes "
+                f"{describe_input(shape)}" + (hint if others else "")
+            )
+        return found
+    raise ClientError(f"{path}: no such file or directory")
+
+
+def load_clip(path: str | Path, shape: tuple[int, int, int, int]) -> torch.Tensor:
+    """Decode a video file as a clip model's input ``[1, C, T, H, W]``, float32 in ``[0, 1]``.
+
+    ``shape = (C, T, H, W)``: ``T`` frames sampled uniformly over the whole file (the centre
+    frame of each of ``T`` equal segments; a shorter file repeats its last frame), each scaled to
+    cover ``H × W`` and centre-cropped, RGB (``C = 3``) or grey (``C = 1``):
+    :func:`semcom.data.video_decode.decode_clip` with ``sampling="uniform"``.
+    """
+    from semcom.data.video_decode import VideoDecodeError, decode_clip
+
+    channels, frames, height, width = shape
+    if channels not in (1, 3):
+        raise ClientError(f"the model takes {channels}-channel clips; videos give 1 or 3")
+    try:
+        clip = decode_clip(
+            path, frames=frames, size=(height, width), sampling="uniform", channels=channels
+        )
+    except (VideoDecodeError, ValueError) as exc:
+        raise ClientError(f"{path}: cannot read the video: {exc}") from exc
+    return (torch.from_numpy(clip).to(torch.float32) / 255.0).unsqueeze(0).contiguous()
+
+
+def load_input(path: str | Path, shape: tuple[int, ...]) -> torch.Tensor:
+    """One file as the model's input batch of one: :func:`load_clip` for a clip model
+    ``(C, T, H, W)``, :func:`load_image` for an image model ``(C, H, W)``. A file whose suffix
+    is of the other kind is refused (:class:`ClientError` naming the expected input)."""
+    _check_kind(Path(path), shape)
+    if is_clip_shape(shape):
+        return load_clip(path, cast(tuple[int, int, int, int], tuple(shape)))
+    if len(shape) != 3:
+        raise ClientError(f"the model takes {tuple(shape)} inputs, neither images nor clips")
+    return load_image(path, cast(tuple[int, int, int], tuple(shape)))
+
+
 # ------------------------------------------------------------------------------------ devices
 class DeviceSide(Protocol):
     """What the client needs from a device part (PyTorch or ONNX)."""
@@ -101,7 +206,7 @@ class DeviceSide(Protocol):
         ...
 
     def encode(self, x: torch.Tensor) -> list[Payload]:
-        """One payload per sample of ``x`` ``[B, C, H, W]``."""
+        """One payload per sample of ``x`` ``[B, *input_shape]``."""
         ...
 
     def wire(self, payload: Payload) -> bytes:
@@ -348,7 +453,8 @@ class EdgeClient:
 # ------------------------------------------------------------------------------------ end to end
 @dataclass
 class InferenceResult:
-    """One image end to end. Times in seconds (``server_ms``: the server's own breakdown, ms)."""
+    """One image or clip end to end. Times in seconds (``server_ms``: the server's own
+    breakdown, ms)."""
 
     model: str
     #: the class index (classification), or a short summary of another task's answer
@@ -416,7 +522,8 @@ def infer_one(
     link: LinkEmulator | None = None,
     model: str | None = None,
 ) -> InferenceResult:
-    """Run ``x`` ``[1, C, H, W]`` through the device part, the link and the server.
+    """Run ``x`` — one image ``[1, C, H, W]`` or one clip ``[1, C, T, H, W]`` — through the
+    device part, the link and the server.
 
     ``model`` is the ``?model=`` to send (default: the device's variant id).
     """

@@ -2,7 +2,8 @@
 
 An export folder (one per variant) holds::
 
-    device.onnx         the device network: image [B, C, H, W] float32 in [0, 1] → the tensors
+    device.onnx         the device network: input [B, C, H, W] (or a clip [B, C, T, H, W])
+                        float32 in [0, 1] → the tensors
                         of SplitSystem.device_tensors (symbols, latent, index ...); B is free
     device.json         format tag, variant, system, params, model_id (hex; the compact
                         payload's model identifier), build context, input shape,
@@ -72,8 +73,12 @@ def read_device_json(folder: str | Path) -> dict[str, Any]:
         if not isinstance(name, str) or not name or Path(name).name != name:
             raise OnnxDeviceError(f"{path}: {key} must be a file name in the folder, got {name!r}")
     shape = meta["input_shape"]
-    if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(d, int) for d in shape)):
-        raise OnnxDeviceError(f"{path}: input_shape must be [C, H, W], got {shape!r}")
+    if not (
+        isinstance(shape, list) and len(shape) in (3, 4) and all(isinstance(d, int) for d in shape)
+    ):
+        raise OnnxDeviceError(
+            f"{path}: input_shape must be [C, H, W] or [C, T, H, W], got {shape!r}"
+        )
     return meta
 
 
@@ -84,14 +89,14 @@ class OnnxDevice:
     Attributes:
         variant: variant id (the run's ``models/<variant>.safetensors`` stem).
         system_name: registered system name, e.g. ``"aecnn"``.
-        input_shape: ``(C, H, W)`` of one input image.
+        input_shape: one input: ``(C, H, W)`` for images, ``(C, T, H, W)`` for clips.
         folder: the variant folder.
         meta: the parsed ``device.json``.
     """
 
     variant: str
     system_name: str
-    input_shape: tuple[int, int, int]
+    input_shape: tuple[int, ...]
     folder: Path
     meta: dict[str, Any]
     session: Any = field(repr=False)
@@ -106,10 +111,10 @@ class OnnxDevice:
         return list(self.meta["outputs"])
 
     def tensors(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Run the network on ``x`` ``[B, C, H, W]`` float in ``[0, 1]`` (converted to float32
+        """Run the network on ``x`` ``[B, *input_shape]`` float in ``[0, 1]`` (converted to float32
         on the CPU): the tensors of ``device_tensors`` by name (``symbols`` int32, ``latent``
         float32, ``index`` int64 ...), each ``[B, ...]``."""
-        if x.dim() != 4 or tuple(x.shape[1:]) != self.input_shape:
+        if x.dim() != 1 + len(self.input_shape) or tuple(x.shape[1:]) != self.input_shape:
             raise OnnxDeviceError(
                 f"{self.variant}: input of shape {tuple(x.shape)}, expected "
                 f"[B, {', '.join(map(str, self.input_shape))}]"
@@ -124,7 +129,7 @@ class OnnxDevice:
         }
 
     def encode(self, x: torch.Tensor) -> list[Payload]:
-        """Device side on ``x`` ``[B, C, H, W]``: one :class:`Payload` per sample, as
+        """Device side on ``x`` ``[B, *input_shape]``: one :class:`Payload` per sample, as
         ``system.device_encode`` makes them (network in onnxruntime, packing in Python)."""
         return self.packer.pack_payloads(self.tensors(x))
 
