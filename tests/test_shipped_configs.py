@@ -20,7 +20,12 @@ GEOMETRY = {
     "synthetic-segmentation": (6, 3, (32, 32)),
     "camvid": (11, 3, (192, 256)),
     "voc": (21, 3, (256, 256)),
+    "sprite-actions": (10, 3, (32, 32)),
+    "hmdb51": (51, 3, (112, 112)),
+    "ucf101": (101, 3, (112, 112)),
 }
+#: video sets: frames per clip (``None``: ``data.frames``).
+FRAMES = {"sprite-actions": 16, "hmdb51": None, "ucf101": None}
 #: the targets of the sets that are not classification (detection classes, segmentation classes).
 MULTITASK = {"camvid": (4, 11), "voc": (20, 21)}
 
@@ -28,8 +33,12 @@ MULTITASK = {"camvid": (4, 11), "voc": (20, 21)}
 def context(cfg) -> BuildContext:  # noqa: ANN001
     """The build context of ``cfg``'s data set, its task included."""
     classes, channels, size = GEOMETRY[cfg.data.name]
-    if cfg.data.image_size is not None:
+    if isinstance(cfg.data.image_size, int):
+        size = (cfg.data.image_size, cfg.data.image_size)
+    elif cfg.data.image_size is not None:
         size = tuple(cfg.data.image_size)
+    if cfg.data.name in FRAMES:
+        size = (FRAMES[cfg.data.name] or cfg.data.frames, *size)
     task = None
     if cfg.data.name in MULTITASK:
         det, seg = MULTITASK[cfg.data.name]

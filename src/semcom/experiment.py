@@ -308,10 +308,16 @@ def _draw_examples(
 ) -> Path | None:
     """A picture of a detection + segmentation variant's predictions on a few test images
     (:mod:`semcom.report.multitask_examples`): unsplit ones, and analog ones on the first
-    evaluation channel at its highest SNR; ``None`` for other systems."""
+    evaluation channel at its highest SNR; of what a video system sends and restores
+    (:mod:`semcom.report.clip_examples`); ``None`` for other systems."""
+    from semcom.report.clip_examples import draw_clip_examples, draws_clips
     from semcom.report.multitask_examples import draw_examples, is_detection_and_segmentation
 
-    if not distributed.is_main() or not is_detection_and_segmentation(system):
+    if not distributed.is_main():
+        return None
+    if draws_clips(system):
+        return draw_clip_examples(system, test_set, out / f"examples_{vid}.png")
+    if not is_detection_and_segmentation(system):
         return None
     if system.transport.kind not in ("none", "analog"):
         return None

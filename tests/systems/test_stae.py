@@ -137,3 +137,20 @@ def test_a_short_staged_run_learns_the_motion(tmp_path) -> None:
                 train, batch_size=32, seed=0, ckpt_dir=tmp_path / "codec")  # fmt: skip
     after = accuracy()
     assert after > 0.45 and after > before + 0.1, (before, after)
+
+
+def test_the_picture_shows_what_was_sent_and_what_the_edge_restored(tmp_path) -> None:
+    from semcom.report.clip_examples import draw_clip_examples, sent_view
+
+    system = built()
+    clip = torch.rand(3, 8, 16, 16)
+    sent = torch.zeros(8, 16, dtype=torch.bool)
+    sent[2, 5] = True  # one cell of frame 2: rows 4..7, columns 4..7
+    shown = sent_view(clip, sent)
+    torch.testing.assert_close(shown[:, 2, 4:8, 4:8], clip[:, 2, 4:8, 4:8])
+    torch.testing.assert_close(shown[:, 2, :4], clip[:, 2, :4] * 0.25)
+    assert bool((shown[:, 0] == 0.5).all())  # nothing of frame 0 was sent
+    _, test, _ = synthetic_clip_datasets(4, 4)
+    test.clips = test.clips.expand(-1, 3, -1, -1, -1).contiguous()  # RGB for this system
+    path = draw_clip_examples(system, test, tmp_path / "examples.png")
+    assert path is not None and path.stat().st_size > 1000

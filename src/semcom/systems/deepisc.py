@@ -129,6 +129,12 @@ class DeepISC(WholeModelAtEdge):
     def coder_roles(self) -> dict[str, nn.Module]:
         return {"encoder": self.codec, "entropy": self.entropy}
 
+    def export_refusal(self) -> str:
+        return (
+            "its per-frame ViT encoder and entropy coder are not split into device_tensors + "
+            "pack_payloads yet (the coding runs in Python)"
+        )
+
     def device_modules(self) -> list[nn.Module]:
         return [self.codec.embed, self.codec.encoder, self.codec.to_latent]
 
@@ -207,9 +213,22 @@ class DeepISC(WholeModelAtEdge):
         )
 
     @torch.no_grad()
-    def edge_decode(self, payloads: Sequence[Payload]) -> Any:
+    def edge_restore(self, payloads: Sequence[Payload]) -> torch.Tensor:
+        """The edge's clip ``[B, C, T, H, W]`` from ``payloads``."""
         for p in payloads:
             self.check_payload(p)
         symbols = self.entropy.decompress([p.chunks[0] for p in payloads], self.code_shape())
-        latent = self.quantizer.dequantize(symbols.to(self.model_device))
-        return self.classify(self._restore(latent))
+        return self._restore(self.quantizer.dequantize(symbols.to(self.model_device)))
+
+    @torch.no_grad()
+    def edge_decode(self, payloads: Sequence[Payload]) -> Any:
+        return self.classify(self.edge_restore(payloads))
+
+    @torch.no_grad()
+    def restoration(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Through the real bytes: the cells sent (all, ``[B, T, P]``), the edge's clip
+        ``[B, C, T, H, W]`` and its logits ``[B, K]`` (for the report's picture)."""
+        clip = self.edge_restore(self.device_encode(x))
+        _, t, h, w = self.code_shape()
+        sent = torch.ones(len(x), t, h * w, dtype=torch.bool, device=clip.device)
+        return sent, clip, self.classify(clip)

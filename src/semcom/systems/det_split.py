@@ -58,6 +58,10 @@ class DetSplit(QuantizedSplit):
         return build_task(TaskSpec("detection", self.ctx.num_classes, names))
 
     def build_network(self) -> tuple[nn.Module, nn.Module, tuple[int, ...]]:
+        if len(self.ctx.input_shape) != 3:
+            raise SystemConfigError(
+                f"det-split takes images (C, H, W); the inputs are {list(self.ctx.input_shape)}"
+            )
         c, (h, w) = self.ctx.in_channels, self.ctx.image_size
         if h % 4 or w % 4:
             raise SystemConfigError(f"det-split needs an input size divisible by 4, got {h}x{w}")

@@ -46,6 +46,10 @@ class SegSplit(QuantizedSplit):
         return build_task(TaskSpec("segmentation", self.ctx.num_classes))
 
     def build_network(self) -> tuple[nn.Module, nn.Module, tuple[int, ...]]:
+        if len(self.ctx.input_shape) != 3:
+            raise SystemConfigError(
+                f"seg-split takes images (C, H, W); the inputs are {list(self.ctx.input_shape)}"
+            )
         c, (h, w) = self.ctx.in_channels, self.ctx.image_size
         if h % 2 or w % 2:
             raise SystemConfigError(f"seg-split needs an even input size, got {h}x{w}")

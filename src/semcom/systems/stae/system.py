@@ -161,6 +161,13 @@ class STAE(WholeModelAtEdge):
             "decoder": self.decoder,
         }
 
+    def export_refusal(self) -> str:
+        return (
+            "its device side selects frames and cells by top-k and entropy-codes the kept cells "
+            "(a clip-dependent set) in Python; device_tensors_of is tensor code, but the gather "
+            "and coding are not split into device_tensors + pack_payloads yet"
+        )
+
     def device_modules(self) -> list[nn.Module]:
         return [self.encoder, self.frame_attention, self.spatial_attention]
 
@@ -322,7 +329,9 @@ class STAE(WholeModelAtEdge):
             )
 
     @torch.no_grad()
-    def edge_decode(self, payloads: Sequence[Payload]) -> Any:
+    def edge_restore(self, payloads: Sequence[Payload]) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the edge makes of ``payloads`` before the classifier: the cells that arrived,
+        bool ``[B, T, P]``, and the restored clip ``[B, C, T, H, W]`` in ``[0, 1]``."""
         for p in payloads:
             self.check_payload(p)
         c, t, p_cells = self.params.channels, self.frames, self.cells
@@ -338,4 +347,15 @@ class STAE(WholeModelAtEdge):
         device = self.model_device
         mask = arrived.to(device)
         latent = self.quantizer.dequantize(levels.to(device)) * mask[:, None]  # [B, c, T, P]
-        return self.classify(self.restore(self._grid(latent), mask))
+        return mask, self.restore(self._grid(latent), mask)
+
+    @torch.no_grad()
+    def edge_decode(self, payloads: Sequence[Payload]) -> Any:
+        return self.classify(self.edge_restore(payloads)[1])
+
+    @torch.no_grad()
+    def restoration(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Through the real bytes: the cells sent ``[B, T, P]``, the edge's clip
+        ``[B, C, T, H, W]`` and its logits ``[B, K]`` (for the report's picture)."""
+        mask, clip = self.edge_restore(self.device_encode(x))
+        return mask, clip, self.classify(clip)
