@@ -35,8 +35,8 @@ from semcom.backbones.video_vit import sincos_position_codes
 from semcom.coding import FactorizedEntropyModel, Payload, PayloadLayout, UniformQuantizer
 from semcom.coding.layout import Dim
 from semcom.systems.base import BuildContext, SystemOutput, SystemParams
-from semcom.systems.edge_model import WholeModelAtEdge
 from semcom.systems.registry import SystemConfigError, register_system
+from semcom.systems.video_codec_at_edge import VideoCodecAtEdge
 
 
 class DeepISCParams(SystemParams):
@@ -96,7 +96,7 @@ class FrameViTCodec(nn.Module):
 
 
 @register_system("deepisc")
-class DeepISC(WholeModelAtEdge):
+class DeepISC(VideoCodecAtEdge):
     """See the module docstring. Input ``[B, C, T, H, W]`` in ``[0, 1]`` → logits ``[B, K]``."""
 
     Params = DeepISCParams
@@ -106,12 +106,8 @@ class DeepISC(WholeModelAtEdge):
     contract_input_shape = (3, 4, 8, 8)
 
     def __init__(self, params: DeepISCParams, ctx: BuildContext) -> None:
+        super().__init__(params, ctx)  # refuses anything but clips
         shape = tuple(ctx.input_shape)
-        if len(shape) != 4:
-            raise SystemConfigError(
-                f"deepisc codes clips (C, T, H, W) frame by frame; the data's inputs are "
-                f"{list(shape)}"
-            )
         if shape[2] % params.patch or shape[3] % params.patch:
             raise SystemConfigError(
                 f"deepisc: patch {params.patch} does not divide the frame size "
@@ -119,7 +115,6 @@ class DeepISC(WholeModelAtEdge):
             )
         if params.dim % params.heads:
             raise SystemConfigError(f"deepisc: dim {params.dim} is not a multiple of heads")
-        super().__init__(params, ctx)
         self.codec = FrameViTCodec(shape[0], params.patch, params.dim, params.depth,
                                    params.heads, params.channels)  # fmt: skip
         self.quantizer = UniformQuantizer(params.bits, 0.0, 1.0)
@@ -164,9 +159,6 @@ class DeepISC(WholeModelAtEdge):
         frames = self.codec.decode(latent.transpose(1, 2).flatten(0, 1), self.image_shape[0])
         return frames.unflatten(0, (b, t)).transpose(1, 2)
 
-    def classify(self, clip: torch.Tensor) -> torch.Tensor:
-        return self.tail(self.head(clip))
-
     # --- training graph ------------------------------------------------------------------------
     def forward(
         self, x: torch.Tensor, snr_db: torch.Tensor | None = None, path: str = "full"
@@ -178,15 +170,9 @@ class DeepISC(WholeModelAtEdge):
         u_noisy = self.quantizer(z, mode="noise")
         x_hat = self._restore(self.quantizer.dequantize(self.quantizer(z, mode="ste")))
         rate = self.entropy.likelihood(u_noisy).clamp_min(1e-9).log2().neg().flatten(1).sum(1)
-        return SystemOutput(
-            self.classify(x_hat), rate_bits=rate, extras={"feature": x, "feature_hat": x_hat}
-        )
+        return self.restored_output(x, x_hat, rate)
 
     # --- the real thing --------------------------------------------------------------------------
-    @torch.no_grad()
-    def prepare_for_coding(self) -> None:
-        self.entropy.update()
-
     @torch.no_grad()
     def device_encode(self, x: torch.Tensor) -> list[Payload]:
         symbols = self.quantizer.symbols(self._latent(x))

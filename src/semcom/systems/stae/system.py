@@ -58,9 +58,9 @@ from semcom.nn.spatiotemporal_attention import (
     top_k_mask,
 )
 from semcom.systems.base import BuildContext, SystemOutput, SystemParams
-from semcom.systems.edge_model import WholeModelAtEdge
 from semcom.systems.registry import SystemConfigError, register_system
 from semcom.systems.stae.decoder import Conv3d2dDecoder
+from semcom.systems.video_codec_at_edge import VideoCodecAtEdge
 
 
 class STAEParams(SystemParams):
@@ -99,7 +99,7 @@ class STAEEncoder(nn.Module):
 
 
 @register_system("stae")
-class STAE(WholeModelAtEdge):
+class STAE(VideoCodecAtEdge):
     """See the module docstring. Input ``[B, C, T, H, W]`` in ``[0, 1]`` → logits ``[B, K]``."""
 
     Params = STAEParams
@@ -111,18 +111,13 @@ class STAE(WholeModelAtEdge):
     contract_input_shape = (3, 4, 8, 8)
 
     def __init__(self, params: STAEParams, ctx: BuildContext) -> None:
-        shape = tuple(ctx.input_shape)
-        if len(shape) != 4:
-            raise SystemConfigError(
-                f"stae takes clips (C, T, H, W); the data's inputs are {list(shape)}"
-            )
-        c, t, h, w = shape
+        super().__init__(params, ctx)  # refuses anything but clips
+        c, _, h, w = ctx.input_shape
         p = params.patch
         if p < 2 or p & (p - 1) or h % p or w % p:
             raise SystemConfigError(
                 f"stae: patch must be a power of two dividing the frame size {h}x{w}, got {p}"
             )
-        super().__init__(params, ctx)
         self.encoder = STAEEncoder(c, params.width, params.channels, p)
         self.frame_attention = FrameAttention(params.width)
         self.spatial_attention = PatchAttention(params.width, p // 2)
@@ -192,10 +187,6 @@ class STAE(WholeModelAtEdge):
             "kept_pixel_fraction": k * p / (self.frames * self.cells),
         }
 
-    def classify(self, clip: torch.Tensor) -> torch.Tensor:
-        """The backbone (the ViT) on a clip ``[B, C, T, H, W]`` → logits ``[B, K]``."""
-        return self.tail(self.head(clip))
-
     # --- selection -------------------------------------------------------------------------------
     def select(
         self, features: torch.Tensor, cells: bool = True
@@ -249,15 +240,9 @@ class STAE(WholeModelAtEdge):
         x_hat = self.decoder(latent, self._grid(hard)[:, None])
         bits = self.entropy.likelihood(u_noisy).clamp_min(1e-9).log2().neg().sum(1)  # [B,T,h,w]
         rate = (bits.flatten(2) * hard).sum(dim=(1, 2)) + float(self.mask_bits(self.kept_frames))
-        return SystemOutput(
-            self.classify(x_hat), rate_bits=rate, extras={"feature": x, "feature_hat": x_hat}
-        )
+        return self.restored_output(x, x_hat, rate)
 
     # --- the real thing --------------------------------------------------------------------------
-    @torch.no_grad()
-    def prepare_for_coding(self) -> None:
-        self.entropy.update()
-
     @torch.no_grad()
     def device_encode(self, x: torch.Tensor) -> list[Payload]:
         keep, levels = self.device_tensors_of(x)
