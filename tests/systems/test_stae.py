@@ -154,3 +154,12 @@ def test_the_picture_shows_what_was_sent_and_what_the_edge_restored(tmp_path) ->
     test.clips = test.clips.expand(-1, 3, -1, -1, -1).contiguous()  # RGB for this system
     path = draw_clip_examples(system, test, tmp_path / "examples.png")
     assert path is not None and path.stat().st_size > 1000
+
+
+def test_a_dropped_frame_starts_as_the_nearest_kept_one_before_it() -> None:
+    from semcom.systems.stae.system import hold_dropped_frames
+
+    latent = torch.arange(10.0).view(2, 1, 5, 1, 1)
+    kept = torch.tensor([[False, True, False, False, True], [True, False, False, False, False]])
+    held = hold_dropped_frames(latent, kept).flatten(1).tolist()
+    assert held == [[1.0, 1.0, 1.0, 1.0, 4.0], [5.0, 5.0, 5.0, 5.0, 5.0]]

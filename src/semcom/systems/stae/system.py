@@ -80,6 +80,19 @@ class STAEParams(SystemParams):
     )
 
 
+def hold_dropped_frames(latent: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+    """``latent`` ``[B, c, T, ...]`` with each frame not in ``kept`` (bool ``[B, T]``, at least
+    one per row) replaced by the nearest kept frame before it, or after it where none is before.
+    Differentiable in ``latent`` (a gather)."""
+    b, t = kept.shape
+    positions = torch.arange(t, device=kept.device).expand(b, t)
+    before = torch.where(kept, positions, torch.full_like(positions, -1)).cummax(dim=1).values
+    first = torch.where(kept, positions, torch.full_like(positions, t)).min(dim=1).values
+    source = torch.where(before >= 0, before, first[:, None].expand(b, t))
+    index = source.view(b, 1, t, *([1] * (latent.dim() - 3))).expand_as(latent)
+    return latent.gather(2, index)
+
+
 class STAEEncoder(nn.Module):
     """The device's trunk and code: ``trunk`` = a 3×3×3 conv at spatial stride 2 + GELU
     (``[B, C, T, H, W] → [B, width, T, H/2, W/2]``, shared with the attention modules);
@@ -220,8 +233,12 @@ class STAE(VideoCodecAtEdge):
 
     def restore(self, latent: torch.Tensor, arrived: torch.Tensor) -> torch.Tensor:
         """The edge's clip ``[B, C, T, H, W]`` from the dequantised latent ``[B, c, T, h, w]``
-        (zero where nothing arrived) and the arrival mask ``[B, T, P]``."""
-        return self.decoder(latent, self._grid(arrived)[:, None])
+        (zero where nothing arrived) and the arrival mask ``[B, T, P]``: each dropped frame
+        starts as the nearest kept frame before it (after it for leading ones) — a clip that
+        holds what it saw — and the decoder, told which cells arrived, restores from there."""
+        return self.decoder(
+            hold_dropped_frames(latent, arrived.any(dim=2)), self._grid(arrived)[:, None]
+        )
 
     # --- training graph ------------------------------------------------------------------------
     def forward(
@@ -237,7 +254,7 @@ class STAE(VideoCodecAtEdge):
         u_hard = self.quantizer(z, mode="ste")
         arrived = self._grid(st)[:, None]
         latent = self.quantizer.dequantize(u_hard) * arrived
-        x_hat = self.decoder(latent, self._grid(hard)[:, None])
+        x_hat = self.restore(latent, hard)
         bits = self.entropy.likelihood(u_noisy).clamp_min(1e-9).log2().neg().sum(1)  # [B,T,h,w]
         rate = (bits.flatten(2) * hard).sum(dim=(1, 2)) + float(self.mask_bits(self.kept_frames))
         return self.restored_output(x, x_hat, rate)
