@@ -4,8 +4,8 @@
 196.0
 >>> channel_bandwidth_ratio(source_elements=3 * 32 * 32, complex_symbols=512)
 0.16666666666666666
->>> raw_clip_ratio(input_elements=3 * 16 * 32 * 32, payload_bits=3781.0) > 104
-True
+>>> raw_clip_ratio(input_elements=3 * 16 * 32 * 32, payload_bits=3072.0)
+128.0
 """
 
 from __future__ import annotations
