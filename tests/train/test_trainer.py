@@ -251,12 +251,11 @@ def test_distillation_of_segmentation_logits_is_per_pixel(tmp_path: Path) -> Non
     assert float(tiled) == pytest.approx(float(one), rel=1e-5)
 
 
-def test_cosine_schedule_decays_the_learning_rate_to_zero(
-    tiny_ctx: BuildContext, tiny_data, tmp_path: Path
-) -> None:
+def _learning_rates(phase: Phase, ctx: BuildContext, data, ckpt_dir: Path) -> list[float]:
+    """The learning rate of each of ``phase``'s Adam steps on a small quantised split."""
     seen: list[float] = []
     torch.manual_seed(0)
-    system = build_system("quantized-split", {"channels": 2, "bits": 2}, tiny_ctx)
+    system = build_system("quantized-split", {"channels": 2, "bits": 2}, ctx)
     original = torch.optim.Adam.step
 
     def spy(self, *args, **kwargs):  # records the learning rate each step uses
@@ -265,10 +264,17 @@ def test_cosine_schedule_decays_the_learning_rate_to_zero(
 
     torch.optim.Adam.step = spy  # type: ignore[method-assign]
     try:
-        phase = Phase("c", epochs=1, lr=0.01, schedule="cosine")
-        train_phase(system, phase, tiny_data[0], batch_size=64, seed=0, ckpt_dir=tmp_path)
+        train_phase(system, phase, data, batch_size=64, seed=0, ckpt_dir=ckpt_dir)
     finally:
         torch.optim.Adam.step = original  # type: ignore[method-assign]
+    return seen
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_zero(
+    tiny_ctx: BuildContext, tiny_data, tmp_path: Path
+) -> None:
+    phase = Phase("c", epochs=1, lr=0.01, schedule="cosine")
+    seen = _learning_rates(phase, tiny_ctx, tiny_data[0], tmp_path)
     assert seen[0] == pytest.approx(0.01) and len(seen) == 8
     assert all(a > b for a, b in zip(seen, seen[1:], strict=False)) and seen[-1] < 0.01 * 0.05
 
@@ -329,21 +335,9 @@ def test_cpu_precision_is_chosen_by_amp_cpu_alone(
 def test_warmup_ramps_the_rate_up_then_the_cosine_decays_it(
     tiny_ctx: BuildContext, tiny_data, tmp_path: Path
 ) -> None:
-    seen: list[float] = []
-    torch.manual_seed(0)
-    system = build_system("quantized-split", {"channels": 2, "bits": 2}, tiny_ctx)
-    original = torch.optim.Adam.step
-
-    def spy(self, *args, **kwargs):
-        seen.append(self.param_groups[0]["lr"])
-        return original(self, *args, **kwargs)
-
-    torch.optim.Adam.step = spy  # type: ignore[method-assign]
-    try:  # 8 steps per epoch: 4 of warm-up, then 4 of cosine
-        phase = Phase("w", epochs=1, lr=0.01, schedule="cosine", warmup_epochs=0.5)
-        train_phase(system, phase, tiny_data[0], batch_size=64, seed=0, ckpt_dir=tmp_path)
-    finally:
-        torch.optim.Adam.step = original  # type: ignore[method-assign]
+    # 8 steps per epoch: 4 of warm-up, then 4 of cosine
+    phase = Phase("w", epochs=1, lr=0.01, schedule="cosine", warmup_epochs=0.5)
+    seen = _learning_rates(phase, tiny_ctx, tiny_data[0], tmp_path)
     assert seen[0] == pytest.approx(1e-4)
     assert all(a < b for a, b in zip(seen[:4], seen[1:5], strict=False))
     assert seen[4] == pytest.approx(0.01)
