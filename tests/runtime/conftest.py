@@ -15,9 +15,17 @@ stored system computes locally.
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
+import httpx
 import pytest
 import torch
 
@@ -91,9 +99,68 @@ def local_answer(stored):
     return answer
 
 
-@pytest.fixture
-def free_port() -> int:
+def _free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture
+def free_port() -> int:
+    """:func:`_free_port`."""
+    return _free_port()
+
+
+#: how long a child ``semcom serve`` may take to answer ``/v1/health`` (the CPUs are shared).
+STARTUP_S = 300.0
+
+
+class ServedProcess(NamedTuple):
+    """A running ``semcom serve`` child: its base URL and process id."""
+
+    url: str
+    pid: int
+
+
+@contextmanager
+def serve_in_child(run_dir: Path, log: Path, *extra: str) -> Iterator[ServedProcess]:
+    """``semcom serve run_dir`` in a child process on a free loopback port, one torch thread,
+    output to ``log``; entered once ``/v1/health`` answers, stopped (terminated, then killed) on
+    exit. A child that exits or is not up within :data:`STARTUP_S` fails with its log."""
+    port = _free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "semcom.cli", "serve", str(run_dir), "--port", str(port),
+           "--log-level", "warning", *extra]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_S
+        while not _healthy(url):
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server not up after {STARTUP_S} s:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield ServedProcess(url, proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _healthy(url: str) -> bool:
+    """Whether ``url`` answers ``/v1/health`` with 200 (``False`` while nothing listens yet)."""
+    try:
+        return httpx.get(url + "/v1/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def serve_process() -> Callable[..., AbstractContextManager[ServedProcess]]:
+    """:func:`serve_in_child`, for tests that run a real server process."""
+    return serve_in_child

@@ -7,8 +7,6 @@ import json
 import os
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,46 +21,11 @@ from typer.testing import CliRunner
 
 from semcom.cli import app
 
-STARTUP_S = 300.0  # generous: the CPUs here are shared
-
-
-def start_server(run_dir: Path, port: int, log: Path, *extra: str) -> subprocess.Popen:
-    """``semcom serve`` in a child process; returns once ``/v1/health`` answers."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "semcom.cli", "serve", str(run_dir), "--port", str(port),
-           "--log-level", "warning", *extra]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"server not up after {STARTUP_S} s:\n{log.read_text()}")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
 
 @pytest.fixture(scope="module")
-def server(run_dir, tmp_path_factory) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = start_server(run_dir, port, tmp_path_factory.mktemp("serve") / "server.log")
-    yield f"http://127.0.0.1:{port}"
-    stop_server(proc)
+def server(run_dir, tmp_path_factory, serve_process) -> Iterator[str]:
+    with serve_process(run_dir, tmp_path_factory.mktemp("serve") / "server.log") as served:
+        yield served.url
 
 
 def metric(url: str, status: str) -> float:
@@ -240,13 +203,11 @@ def test_32_clients_x_50_requests_all_answered_correctly(server, local_answer, m
 
 
 @pytest.mark.slow
-def test_two_workers_serve_the_same_answers(run_dir, tmp_path, local_answer, make_images) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = start_server(run_dir, port, tmp_path / "server.log", "--workers", "2")
-    try:
-        url = f"http://127.0.0.1:{port}"
+def test_two_workers_serve_the_same_answers(
+    run_dir, tmp_path, local_answer, make_images, serve_process
+) -> None:
+    with serve_process(run_dir, tmp_path / "server.log", "--workers", "2") as served:
+        url = served.url
         x = make_images(20, seed=3)
         pids = set()
         for i in range(20):
@@ -255,7 +216,7 @@ def test_two_workers_serve_the_same_answers(run_dir, tmp_path, local_answer, mak
                 data = http.post("/v1/infer", content=wire).json()
                 pids.add(http.get("/v1/health").json()["pid"])
             assert data["prediction"] == int(logits.argmax())
-        assert proc.pid not in pids and 1 <= len(pids) <= 2
+        assert served.pid not in pids and 1 <= len(pids) <= 2
         # keep-alive requests to a worker answer in milliseconds (TCP_NODELAY on its sockets;
         # without it every answer waited ~40 ms for the client's delayed ACK)
         with httpx.Client(base_url=url) as http:
@@ -265,5 +226,3 @@ def test_two_workers_serve_the_same_answers(run_dir, tmp_path, local_answer, mak
                 http.get("/v1/health")
                 times.append(time.perf_counter() - t0)
         assert sorted(times)[len(times) // 2] < 0.02, times
-    finally:
-        stop_server(proc)

@@ -7,11 +7,6 @@ clearly; ``semcom export`` skips the video systems with their reasons."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,7 +42,6 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "deepisc": ("deepisc", DEEPISC),
     "h264": ("offload-h264", {"crf": 28}),
 }
-STARTUP_S = 300.0  # generous: the CPUs here are shared
 OCTET = {"content-type": "application/octet-stream"}
 
 
@@ -101,37 +95,9 @@ def videos(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(video_run, tmp_path_factory) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = tmp_path_factory.mktemp("serve") / "server.log"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "semcom.cli", "serve", str(video_run), "--port", str(port),
-           "--log-level", "warning"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_S
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(url + "/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not up after {STARTUP_S} s:\n{log.read_text()}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def server(video_run, tmp_path_factory, serve_process) -> Iterator[str]:
+    with serve_process(video_run, tmp_path_factory.mktemp("serve") / "server.log") as served:
+        yield served.url
 
 
 def local_logits(stored: dict[str, StoredSystem], variant: str, clip: torch.Tensor):
