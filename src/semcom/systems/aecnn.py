@@ -58,11 +58,11 @@ from semcom.coding.context_model import ChannelContextEntropyModel
 from semcom.nn.channel_attention import ChannelAttention
 from semcom.nn.inverse_decoder import Unsquash, ZeroInitResidualConv
 from semcom.systems.backbone_split import BackboneSplitSystem
-from semcom.systems.base import BuildContext, SystemOutput, SystemParams
+from semcom.systems.base import BuildContext, RateWeightedParams, SystemOutput
 from semcom.systems.registry import SystemConfigError, register_system
 
 
-class AECNNParams(SystemParams):
+class AECNNParams(RateWeightedParams):
     """Parameters of ``aecnn`` (the trade-off curve is swept by ``k``, ``bits`` and ``lambda``)."""
 
     k: int = Field(8, ge=1, description="channels kept after attention (<= the split's width)")
@@ -100,9 +100,6 @@ class AECNNParams(SystemParams):
         description="code with a channel-context model (d preceding planes choose the table; 0 = "
         "one free pmf per plane) whose tables are fitted to the training codes after training; "
         "null: code with the trained entropy model",
-    )
-    rate_weight: float | None = Field(
-        None, ge=0, alias="lambda", description="overrides the stages' rate-loss weight"
     )
 
 

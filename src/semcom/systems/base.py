@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from semcom.coding import Payload, PayloadError
@@ -57,6 +57,15 @@ class SystemParams(BaseModel):
     """Base of every system's parameter model: unknown fields are rejected by name."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RateWeightedParams(SystemParams):
+    """Parameters of a system with an entropy model: ``lambda`` (``rate_weight``) overrides the
+    stages' rate-loss weight for this system (the trainer reads it)."""
+
+    rate_weight: float | None = Field(
+        None, ge=0, alias="lambda", description="overrides the stages' rate-loss weight"
+    )
 
 
 @dataclass

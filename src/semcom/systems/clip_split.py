@@ -36,11 +36,11 @@ from semcom.coding import (
     UniformQuantizer,
 )
 from semcom.systems.backbone_split import BackboneSplitSystem
-from semcom.systems.base import BuildContext, SystemOutput, SystemParams
+from semcom.systems.base import BuildContext, RateWeightedParams, SystemOutput
 from semcom.systems.registry import SystemConfigError, register_system
 
 
-class ClipSplitParams(SystemParams):
+class ClipSplitParams(RateWeightedParams):
     """Parameters of ``clip-split``."""
 
     width: int = Field(16, ge=1, le=256, description="planes of the 3-D conv layers")
@@ -50,9 +50,6 @@ class ClipSplitParams(SystemParams):
         0.5, ge=0, description="keep a frame whose code differs by more (mean |levels|)"
     )
     max_frames: int | None = Field(None, ge=1, description="most frames sent (default: all T)")
-    rate_weight: float | None = Field(
-        None, ge=0, alias="lambda", description="overrides the stages' rate-loss weight"
-    )
 
 
 def conv3d_bn_relu(c_in: int, c_out: int, stride: tuple[int, int, int]) -> list[nn.Module]:

@@ -34,12 +34,12 @@ from torch import nn
 from semcom.backbones.video_vit import sincos_position_codes
 from semcom.coding import FactorizedEntropyModel, Payload, PayloadLayout, UniformQuantizer
 from semcom.coding.layout import Dim
-from semcom.systems.base import BuildContext, SystemOutput, SystemParams
+from semcom.systems.base import BuildContext, RateWeightedParams, SystemOutput
 from semcom.systems.registry import SystemConfigError, register_system
 from semcom.systems.video_codec_at_edge import VideoCodecAtEdge
 
 
-class DeepISCParams(SystemParams):
+class DeepISCParams(RateWeightedParams):
     """Parameters of ``deepisc``."""
 
     patch: int = Field(4, ge=1, le=32, description="patch side in pixels")
@@ -48,9 +48,6 @@ class DeepISCParams(SystemParams):
     dim: int = Field(64, ge=8, le=512, description="token width of the semantic codec")
     depth: int = Field(2, ge=1, le=12, description="transformer layers of encoder and decoder")
     heads: int = Field(2, ge=1, le=16, description="attention heads")
-    rate_weight: float | None = Field(
-        None, ge=0, alias="lambda", description="overrides the stages' rate-loss weight"
-    )
 
 
 def _layers(dim: int, depth: int, heads: int) -> nn.Sequential:

@@ -18,18 +18,15 @@ from torch import nn
 
 from semcom.coding import Dim, FactorizedEntropyModel, Payload, PayloadLayout, UniformQuantizer
 from semcom.systems.backbone_split import BackboneSplitSystem
-from semcom.systems.base import BuildContext, SystemOutput, SystemParams
+from semcom.systems.base import BuildContext, RateWeightedParams, SystemOutput
 from semcom.systems.registry import SystemConfigError, register_system
 
 
-class QuantizedSplitParams(SystemParams):
+class QuantizedSplitParams(RateWeightedParams):
     """Parameters of ``quantized-split``."""
 
     channels: int = Field(8, ge=1, le=1024, description="planes sent per spatial position")
     bits: int = Field(4, ge=1, le=8, description="quantiser bits per element")
-    rate_weight: float | None = Field(
-        None, ge=0, alias="lambda", description="overrides the stages' rate-loss weight"
-    )
 
 
 @register_system("quantized-split")

@@ -57,13 +57,13 @@ from semcom.nn.spatiotemporal_attention import (
     straight_through_top_k,
     top_k_mask,
 )
-from semcom.systems.base import BuildContext, SystemOutput, SystemParams
+from semcom.systems.base import BuildContext, RateWeightedParams, SystemOutput
 from semcom.systems.registry import SystemConfigError, register_system
 from semcom.systems.stae.decoder import Conv3d2dDecoder
 from semcom.systems.video_codec_at_edge import VideoCodecAtEdge
 
 
-class STAEParams(SystemParams):
+class STAEParams(RateWeightedParams):
     """Parameters of ``stae``."""
 
     frames: int = Field(4, ge=1, description="frames kept per clip (frame attention's top-k)")
@@ -75,9 +75,6 @@ class STAEParams(SystemParams):
     bits: int = Field(4, ge=1, le=8, description="quantiser bits per latent element")
     width: int = Field(16, ge=1, le=256, description="planes of the attention and encoder convs")
     decoder_width: int = Field(64, ge=4, le=512, description="planes of the edge decoder")
-    rate_weight: float | None = Field(
-        None, ge=0, alias="lambda", description="overrides the stages' rate-loss weight"
-    )
 
 
 def hold_dropped_frames(latent: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
