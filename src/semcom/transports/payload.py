@@ -100,14 +100,16 @@ class PayloadTransport(Transport):
         clips (inputs ``(C, T, H, W)``): of the raw uint8 clip, with the float32-at-split figure
         beside it as ``float32_split_ratio``."""
         mean_bits = float(m.payload_bits.mean())
-        fields = self._image_ratio_fields(system, m, mean_bits)
+        fields = self._float32_split_ratio_fields(system, m, mean_bits)
         if len(system.ctx.input_shape) == 4 and mean_bits > 0:
             fields["float32_split_ratio"] = fields["compression_ratio"]
             fields["compression_ratio"] = raw_clip_ratio(system.ctx_input_elements(), mean_bits)
             fields["ratio_kind"] = "raw uint8 clip bits per payload bit"
         return fields
 
-    def _image_ratio_fields(self, system: Any, m: Measurement, mean_bits: float) -> dict[str, Any]:
+    def _float32_split_ratio_fields(
+        self, system: Any, m: Measurement, mean_bits: float
+    ) -> dict[str, Any]:
         return {
             "payload_bits": mean_bits,
             "header_bits": m.header_bits,

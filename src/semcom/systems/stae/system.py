@@ -299,13 +299,13 @@ class STAE(VideoCodecAtEdge):
         )
 
     def _masks(self, payload: Payload) -> tuple[torch.Tensor, torch.Tensor]:
-        """The payload's frame mask bool ``[T]`` and cell masks bool ``[k, P]``."""
+        """The payload's frame mask bool ``[T]`` and the cell masks of its ``k`` kept frames
+        (``k`` from its shape) bool ``[k, P]``; :meth:`check_payload_body` has checked both."""
+        kept = payload.shapes[0][1]
         frames = np.unpackbits(np.frombuffer(payload.chunks[1], dtype=np.uint8))[: self.frames]
-        k = int(frames.sum())
-        cells = np.unpackbits(np.frombuffer(payload.chunks[2], dtype=np.uint8))[: k * self.cells]
-        return torch.from_numpy(frames.astype(bool)), torch.from_numpy(
-            cells.astype(bool).reshape(k, self.cells) if len(cells) == k * self.cells else cells
-        )
+        bits = np.unpackbits(np.frombuffer(payload.chunks[2], dtype=np.uint8))
+        cells = bits[: kept * self.cells].reshape(kept, self.cells)
+        return torch.from_numpy(frames.astype(bool)), torch.from_numpy(cells.astype(bool))
 
     def check_payload_body(self, payload: Payload) -> None:
         _, kept, per_frame = payload.shapes[0]
@@ -320,7 +320,7 @@ class STAE(VideoCodecAtEdge):
             raise PayloadError(
                 f"frame mask keeps {int(frames.sum())} frames; the payload shape says {kept}"
             )
-        counts = cells.reshape(kept, self.cells).sum(dim=1)
+        counts = cells.sum(dim=1)
         if bool((counts != per_frame).any()):
             raise PayloadError(
                 f"cell masks keep {counts.tolist()} cells per frame; the payload shape says "
